@@ -1,0 +1,1 @@
+"""Session stores: the ``SessionStore`` port and its backends (memory, SQLite)."""

@@ -1,0 +1,70 @@
+"""Checks and encodings shared by every store backend, so they all reject the same bad input.
+
+Knows the domain values and JSON; knows nothing about any database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from agent_session_manager.core.errors import ValidationError
+from agent_session_manager.core.events import Event, validate_event_type
+
+# Strict JSON: no datetimes, dataclasses or non-string keys smuggled in through orjson defaults.
+_JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def encode_json(value: Any, what: str) -> bytes:
+    """Encode ``value`` as strict JSON or raise :class:`ValidationError` naming ``what``."""
+    try:
+        return orjson.dumps(value, option=_JSON_OPTIONS)
+    except TypeError as exc:
+        raise ValidationError(f"{what} cannot be encoded as JSON: {exc}") from exc
+
+
+def check_event(event: object) -> Event:
+    """Validate the parts of an event a store relies on; return it typed."""
+    if not isinstance(event, Event):
+        raise ValidationError(f"expected an Event, got {type(event).__name__}")
+    validate_event_type(event.type)
+    if not event.session_id:
+        raise ValidationError("event session_id must not be empty")
+    if not isinstance(event.data, dict):
+        raise ValidationError("event data must be a JSON object")
+    if not isinstance(event.metadata, dict):
+        raise ValidationError("event metadata must be a JSON object")
+    return event
+
+
+def encode_event_payload(event: Event) -> tuple[bytes, bytes]:
+    """JSON of ``data`` and ``metadata``, validated (raises on anything not JSON)."""
+    return (
+        encode_json(event.data, f"data of event {event.id}"),
+        encode_json(event.metadata, f"metadata of event {event.id}"),
+    )
+
+
+def check_limit(limit: int | None, name: str = "limit") -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValidationError(f"{name} must be a positive integer or None, got {limit!r}")
+
+
+def check_cursor(value: int | None, name: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValidationError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+def check_types(types: Sequence[str] | None) -> frozenset[str] | None:
+    if types is None:
+        return None
+    if isinstance(types, str):
+        types = (types,)
+    return frozenset(validate_event_type(t) for t in types)
+
+
+def check_timeout(timeout: float) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        raise ValidationError(f"timeout must be a non-negative number of seconds, got {timeout!r}")

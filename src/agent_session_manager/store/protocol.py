@@ -1,0 +1,117 @@
+"""The ``SessionStore`` port: durable sessions, runs and a per-session event log.
+
+Contract every backend honours (the conformance suite in ``agent_session_manager.testing``
+checks it):
+
+* ``append_event`` assigns the next per-session ``sequence_number`` atomically: 1, 2, 3, …
+  gap-free and strictly increasing under any number of concurrent writers. Appending an event
+  whose id is already stored writes nothing and returns the stored copy.
+* Appending to an unknown session, data that cannot be encoded as JSON, or a negative/zero limit
+  raise :class:`~agent_session_manager.core.errors.ValidationError` and write nothing.
+* ``get_events`` returns events in sequence order; ``after``/``before`` are exclusive sequence
+  bounds, ``since``/``until`` inclusive/exclusive timestamp bounds.
+* ``wait_for_events`` returns as soon as an event matching the filters exists past ``after``,
+  woken by the append itself (no polling loop inside one process), or ``[]`` on timeout.
+* ``flush`` persists a run's final state, its session and its last events in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, Self, runtime_checkable
+
+from agent_session_manager.core.events import Event
+from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
+from agent_session_manager.core.models import Run, Session
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Async persistence port for sessions, runs and events."""
+
+    # -- sessions ---------------------------------------------------------------------------
+    async def save_session(self, session: Session) -> None:
+        """Insert or replace a session by id."""
+
+    async def get_session(self, session_id: str) -> Session:
+        """Return the session or raise ``SessionNotFound``."""
+
+    async def list_sessions(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        agent_id: str | None = None,
+        tags: Sequence[str] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> list[Session]:
+        """Newest first. ``tags``: sessions carrying all of them. ``cursor``: the id of the last
+        session of the previous page (results continue after it)."""
+
+    async def delete_session(self, session_id: str) -> None:
+        """Delete a session with its runs and events. Deleting an unknown id is a no-op."""
+
+    # -- runs -------------------------------------------------------------------------------
+    async def save_run(self, run: Run) -> None:
+        """Insert or replace a run by id; its session must exist (``ValidationError``)."""
+
+    async def get_run(self, run_id: str) -> Run:
+        """Return the run or raise ``RunNotFound``."""
+
+    async def list_runs(
+        self, session_id: str, *, status: RunStatus | None = None, limit: int | None = None
+    ) -> list[Run]:
+        """A session's runs, oldest first."""
+
+    # -- events -----------------------------------------------------------------------------
+    async def append_event(self, event: Event) -> Event:
+        """Append one event; return the stored copy with its ``sequence_number``."""
+
+    async def append_events(self, events: Sequence[Event]) -> list[Event]:
+        """Append several events in one transaction, numbered in input order."""
+
+    async def get_events(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        limit: int | None = None,
+        run_id: str | None = None,
+        types: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Event]:
+        """Events of a session in sequence order (an unknown session has none)."""
+
+    async def latest_sequence(self, session_id: str) -> int:
+        """The highest sequence number assigned in the session, 0 when none."""
+
+    async def wait_for_events(
+        self,
+        session_id: str,
+        *,
+        after: int,
+        timeout: float,
+        run_id: str | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Long-poll: the matching events past ``after``, as soon as there are any; ``[]`` after
+        ``timeout`` seconds."""
+
+    async def flush(
+        self, *, run: Run, session: Session | None = None, events: Sequence[Event] = ()
+    ) -> list[Event]:
+        """Persist ``events``, ``run`` and ``session`` atomically; return the stored events."""
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def close(self) -> None:
+        """Release connections and threads; waiting readers return ``[]``."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
