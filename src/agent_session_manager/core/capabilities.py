@@ -105,5 +105,7 @@ class CapabilityResolver(BaseModel):
             status=NegotiationStatus.DEGRADED if unsupported else NegotiationStatus.FULL,
             supported=frozenset((self.required | self.optional) & available),
             unsupported=frozenset(unsupported),
-            warnings=tuple(f"optional capability {t} is not supported" for t in sorted(unsupported)),
+            warnings=tuple(
+                f"optional capability {t} is not supported" for t in sorted(unsupported)
+            ),
         )

@@ -146,7 +146,9 @@ EVENT_SCHEMAS: dict[EventType, EventSchema] = {
         {"stop_reason": _STR},
         {"token_usage": _DICT, "cost_usd": _NUM, "turn_count": _INT, "content": _STR},
     ),
-    EventType.RUN_FAILED: EventSchema("The run ended with an error.", _ERROR_FIELDS, _ERROR_OPTIONAL),
+    EventType.RUN_FAILED: EventSchema(
+        "The run ended with an error.", _ERROR_FIELDS, _ERROR_OPTIONAL
+    ),
     EventType.RUN_CANCELLED: EventSchema("The run was cancelled.", {}, {"reason": _STR}),
     EventType.RUN_TIMED_OUT: EventSchema(
         "The run exceeded its timeout and was stopped.", {"timeout_s": _NUM}

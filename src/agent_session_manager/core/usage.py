@@ -70,4 +70,3 @@ ZERO_USAGE = TokenUsage()
 
 def _delta(now: int, before: int) -> int:
     return now - before if now >= before else now
-

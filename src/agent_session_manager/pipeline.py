@@ -1,0 +1,102 @@
+"""The event pipeline: every event on its way into the log goes validate → redact → enrich →
+persist → callback, in that order.
+
+Lifecycle events from the manager and content events from adapters take the same path, so a
+secret in a tool's output, a prompt or an error message never reaches the store, and a malformed
+provider event is rejected before anything is written. The pipeline knows the store port and the
+domain; it knows nothing about providers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent_session_manager.core.errors import ASMError
+from agent_session_manager.core.events import Event, validate_event_data, validate_event_type
+from agent_session_manager.core.redaction import Redactor
+from agent_session_manager.store.protocol import SessionStore
+
+#: A user callback: receives each event after it is persisted (so it has its sequence number).
+EventCallback = Callable[[Event], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class EmitContext:
+    """Who an event belongs to; the pipeline stamps it on every event it builds."""
+
+    session_id: str
+    run_id: str | None = None
+    provider: str | None = None
+
+
+class CallbackError(ASMError):
+    """A user ``on_event`` callback raised; the original exception is the ``__cause__``."""
+
+    default_code = "callback_failed"
+
+
+class EventPipeline:
+    def __init__(self, store: SessionStore, *, redactor: Redactor | None) -> None:
+        self.store = store
+        self.redactor = redactor
+
+    def redact(self, value: Any) -> Any:
+        """``value`` with secrets replaced (unchanged when redaction is off)."""
+        return value if self.redactor is None else self.redactor.redact(value)[0]
+
+    def build(
+        self,
+        context: EmitContext,
+        event_type: str,
+        data: Any,
+        metadata: dict[str, Any] | None = None,
+    ) -> Event:
+        """Validate, redact and enrich; raises ``ValidationError`` (``malformed_event``)."""
+        validate_event_type(event_type)
+        validate_event_data(event_type, data)
+        meta = metadata or {}
+        if self.redactor is not None:
+            data, count = self.redactor.redact(data)
+            if meta:
+                meta, meta_count = self.redactor.redact(meta)
+                count += meta_count
+            if count:
+                meta = {**meta, "redactions": count}
+        return Event(event_type, context.session_id, data, context.run_id, meta, context.provider)
+
+    async def emit(
+        self,
+        context: EmitContext,
+        event_type: str,
+        data: Any,
+        *,
+        callback: EventCallback | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Event:
+        """Build, persist and hand the stored event to ``callback``."""
+        stored = await self.store.append_event(self.build(context, event_type, data, metadata))
+        if callback is not None:
+            await invoke_callback(callback, stored)
+        return stored
+
+
+async def invoke_callback(callback: EventCallback, event: Event) -> None:
+    """Call a sync or async callback; wrap what it raises in :class:`CallbackError`."""
+    try:
+        result = callback(event)
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:
+        raise CallbackError(
+            f"on_event callback raised {type(exc).__name__}: {exc}",
+            details={"event_type": event.type, "sequence_number": event.sequence_number},
+        ) from exc
+
+
+async def invoke_callbacks(callback: EventCallback | None, events: Sequence[Event]) -> None:
+    if callback is not None:
+        for event in events:
+            await invoke_callback(callback, event)

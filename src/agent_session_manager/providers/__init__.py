@@ -1,0 +1,1 @@
+"""Provider adapters: the ``ProviderAdapter`` port and one module per provider."""
