@@ -59,8 +59,16 @@ _SESSION_EVENTS = {
     SessionStatus.FAILED: EventType.SESSION_FAILED,
     SessionStatus.CANCELLED: EventType.SESSION_CANCELLED,
 }
-_ADAPTER_FORBIDDEN = frozenset(
+# Event types an adapter reports that the manager does not persist as they come (see
+# providers/base.py): run lifecycle is merged into the manager's own events, session lifecycle
+# and run input are the manager's alone.
+_ADAPTER_LIFECYCLE = frozenset(
     {
+        EventType.RUN_STARTED,
+        EventType.RUN_COMPLETED,
+        EventType.RUN_FAILED,
+        EventType.RUN_CANCELLED,
+        EventType.RUN_TIMED_OUT,
         EventType.SESSION_CREATED,
         EventType.SESSION_STARTED,
         EventType.SESSION_PAUSED,
@@ -69,6 +77,15 @@ _ADAPTER_FORBIDDEN = frozenset(
         EventType.SESSION_FAILED,
         EventType.SESSION_CANCELLED,
         EventType.MESSAGE_SENT,
+    }
+)
+# Content events whose data feeds the run's result (usage, output text, counters).
+_TRACKED = frozenset(
+    {
+        EventType.TOKEN_USAGE_UPDATED,
+        EventType.MESSAGE_RECEIVED,
+        EventType.TURN_COMPLETED,
+        EventType.TOOL_CALL_STARTED,
     }
 )
 
@@ -553,34 +570,43 @@ class _RunDriver:
                 await aclose()
 
     async def _handle(self, item: ProviderEvent) -> None:
-        if not isinstance(item, ProviderEvent):
+        if item.__class__ is not ProviderEvent and not isinstance(item, ProviderEvent):
             raise ProviderError(
                 f"adapter yielded {type(item).__name__}, expected ProviderEvent",
                 code="provider_protocol_error",
             )
-        kind, data = item.type, item.data
+        kind = item.type
+        if kind in _ADAPTER_LIFECYCLE:
+            self._absorb_lifecycle(kind, item.data)
+            return
+        data = (await self._persist(kind, item.data)).data  # the stored, redacted copy
+        if kind in _TRACKED:
+            self._track(kind, data)
+
+    def _absorb_lifecycle(self, kind: str, data: Any) -> None:
+        """Run lifecycle reported by the adapter: merged into the manager's own events."""
         if kind == EventType.RUN_STARTED:
             if isinstance(data, dict):
                 self._started_data.update({k: v for k, v in data.items() if v is not None})
-            return
-        if kind == EventType.RUN_COMPLETED:
+        elif kind == EventType.RUN_COMPLETED:
             self._completion = data if isinstance(data, dict) else {}
-            return
-        if kind == EventType.RUN_FAILED:
+        elif kind == EventType.RUN_FAILED:
             raise _error_from_event(data)
-        if kind == EventType.RUN_CANCELLED:
+        elif kind == EventType.RUN_CANCELLED:
             raise RunCancelled("the provider reported the run cancelled")
-        if kind == EventType.RUN_TIMED_OUT:
+        elif kind == EventType.RUN_TIMED_OUT:
             raise RunTimeout("the provider reported a timeout")
-        if kind in _ADAPTER_FORBIDDEN:
+        else:
             raise ProviderError(
                 f"adapter may not emit {kind} events", code="provider_protocol_error"
             )
-        data = (await self._persist(kind, data)).data  # the stored, redacted copy
+
+    def _track(self, kind: str, data: dict[str, Any]) -> None:
         if kind == EventType.TOKEN_USAGE_UPDATED:
             self._usage = self._usage + TokenUsage.from_dict(data)
-        elif kind == EventType.MESSAGE_RECEIVED and data.get("role") == "assistant":
-            self._texts.append(data["content"])
+        elif kind == EventType.MESSAGE_RECEIVED:
+            if data.get("role") == "assistant":
+                self._texts.append(data["content"])
         elif kind == EventType.TURN_COMPLETED:
             self._turns += 1
         elif kind == EventType.TOOL_CALL_STARTED:

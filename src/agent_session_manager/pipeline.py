@@ -14,8 +14,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agent_session_manager.core.clock import utcnow
 from agent_session_manager.core.errors import ASMError
-from agent_session_manager.core.events import Event, validate_event_data, validate_event_type
+from agent_session_manager.core.events import (
+    Event,
+    assemble_event,
+    validate_event_data,
+    validate_event_type,
+)
+from agent_session_manager.core.ids import new_event_id
 from agent_session_manager.core.redaction import Redactor
 from agent_session_manager.store.protocol import SessionStore
 
@@ -65,7 +72,17 @@ class EventPipeline:
                 count += meta_count
             if count:
                 meta = {**meta, "redactions": count}
-        return Event(event_type, context.session_id, data, context.run_id, meta, context.provider)
+        return assemble_event(
+            event_type,
+            context.session_id,
+            data,
+            context.run_id,
+            meta,
+            context.provider,
+            new_event_id(),
+            utcnow(),
+            None,
+        )
 
     async def emit(
         self,
