@@ -1,0 +1,1 @@
+"""Reproducible benchmarks; run them all with ``make bench`` (``python -m benchmarks``)."""

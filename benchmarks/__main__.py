@@ -1,0 +1,8 @@
+"""Run every benchmark in turn (``make bench``)."""
+
+from __future__ import annotations
+
+from benchmarks import pipeline_throughput
+
+if __name__ == "__main__":
+    pipeline_throughput.main([])
