@@ -1,0 +1,977 @@
+"""The SQLite ``SessionStore``: the embedded default, one WAL-mode file, safe across processes.
+
+How it works:
+
+* **One writer thread, group commit.** Async callers validate and encode their input on the event
+  loop, then queue a request with an ``asyncio`` future. The writer thread drains everything
+  queued, runs it in one ``BEGIN IMMEDIATE`` transaction (each request inside its own
+  ``SAVEPOINT``, so a failing request is rolled back alone and never poisons the others),
+  commits once, then resolves the futures with ``loop.call_soon_threadsafe``. Under load one
+  fsync covers hundreds of appends.
+* **Sequence numbers** are reserved inside the write transaction with
+  ``UPDATE asm_session_sequences … RETURNING``; ``BEGIN IMMEDIATE`` holds SQLite's write lock,
+  so numbers stay gap-free even with several processes (or store instances) on one file.
+  Appends are idempotent by event id: a known id returns the stored event and writes nothing.
+* **Reads** run on a small pool of ``query_only`` connections in worker threads, never on the
+  event loop; WAL lets them proceed while the writer commits.
+* **Long-poll.** In-process waiters are woken by the writer thread right after the commit
+  (:class:`SessionNotifier`), with no polling. Appends made by *another* process are noticed by a
+  light check instead: while anybody waits, the writer thread reads ``PRAGMA data_version``
+  (which changes only when another connection commits) every ~75 ms and wakes the waiters to
+  re-query when it moved. (The PostgreSQL store uses LISTEN/NOTIFY for the same purpose.)
+* **Schema.** On open the Alembic revision is read with plain ``sqlite3``: at head nothing else
+  happens (SQLAlchemy and Alembic are not even imported); older or missing → migrate; unknown
+  (written by newer code) → ``StorageError(code="schema_too_new")`` and the file is left as is.
+
+It knows SQLite, the schema in ``store/schema.py`` and the domain values; nothing about
+providers, orchestration or other backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, Self, TypeVar
+
+import orjson
+
+from agent_session_manager.core.errors import (
+    RunNotFound,
+    SessionNotFound,
+    StorageError,
+    ValidationError,
+)
+from agent_session_manager.core.events import Event
+from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
+from agent_session_manager.core.models import Run, Session
+from agent_session_manager.store._common import (
+    check_cursor,
+    check_event,
+    check_limit,
+    check_timeout,
+    check_types,
+    encode_event_payload,
+    encode_json,
+)
+from agent_session_manager.store._notify import SessionNotifier
+from agent_session_manager.store.migrations import HEAD_REVISION, check_known_revision
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How long a writer waits for another process holding the write lock (milliseconds).
+BUSY_TIMEOUT_MS: Final = 30_000
+#: How often the writer thread looks for commits by other processes while someone waits.
+CROSS_PROCESS_CHECK_S: Final = 0.075
+#: Most requests committed in one transaction (bounds the latency of a huge backlog).
+MAX_BATCH_REQUESTS: Final = 1000
+#: Read connections (and reader threads).
+READERS: Final = 4
+#: Bound parameters per ``IN (…)`` chunk (SQLite allows 32766).
+_IN_CHUNK: Final = 500
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+
+# Columns in ``Event`` constructor order, so a row maps onto it positionally.
+_EVENT_COLUMNS: Final = (
+    "type, session_id, data, run_id, metadata, provider, id, timestamp, sequence_number, "
+    "schema_version"
+)
+_INSERT_EVENT: Final = (
+    "INSERT INTO asm_events (session_id, id, type, run_id, timestamp, data, metadata, provider,"
+    " schema_version, sequence_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_RESERVE_SEQUENCES: Final = (
+    "UPDATE asm_session_sequences SET last_sequence = last_sequence + ? WHERE session_id = ?"
+    " RETURNING last_sequence"
+)
+_UPSERT_SESSION: Final = (
+    "INSERT INTO asm_sessions (id, agent_id, status, created_at, updated_at, record)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id,"
+    " status = excluded.status, created_at = excluded.created_at,"
+    " updated_at = excluded.updated_at, record = excluded.record"
+)
+_INIT_SEQUENCE: Final = (
+    "INSERT INTO asm_session_sequences (session_id, last_sequence) VALUES (?, 0)"
+    " ON CONFLICT (session_id) DO NOTHING"
+)
+_UPSERT_RUN: Final = (
+    "INSERT INTO asm_runs (id, session_id, status, created_at, record) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET session_id = excluded.session_id,"
+    " status = excluded.status, created_at = excluded.created_at, record = excluded.record"
+)
+
+# (session_id, id, type, run_id, timestamp_us, data, metadata, provider, schema_version)
+_EventRow = tuple[str, str, str, str | None, int, str, str | None, str | None, int]
+_SessionRow = tuple[str, str, str, int, int, str]
+_RunRow = tuple[str, str, str, int, str]
+_Op = Callable[[sqlite3.Connection, set[str]], Any]
+
+
+# -- encoding -------------------------------------------------------------------------------
+def _to_micros(value: object, what: str) -> int:
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{what} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{what} must be timezone-aware, got {value!r}")
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _event_row(event: object) -> tuple[Event, _EventRow]:
+    checked = check_event(event)
+    data, metadata = encode_event_payload(checked)
+    for name in ("run_id", "provider"):
+        value = getattr(checked, name)
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"event {name} must be a string or None, got {value!r}")
+    if isinstance(checked.schema_version, bool) or not isinstance(checked.schema_version, int):
+        raise ValidationError(
+            f"event schema_version must be an int, got {checked.schema_version!r}"
+        )
+    return checked, (
+        checked.session_id,
+        checked.id,
+        checked.type,
+        checked.run_id,
+        _to_micros(checked.timestamp, f"timestamp of event {checked.id}"),
+        data.decode(),
+        None if metadata == b"{}" else metadata.decode(),
+        checked.provider,
+        checked.schema_version,
+    )
+
+
+def _event_from_row(row: Sequence[Any]) -> Event:
+    metadata = row[4]
+    return Event(
+        row[0],
+        row[1],
+        orjson.loads(row[2]),
+        row[3],
+        {} if metadata is None else orjson.loads(metadata),
+        row[5],
+        row[6],
+        _from_micros(row[7]),
+        row[8],
+        row[9],
+    )
+
+
+def _session_row(session: object) -> _SessionRow:
+    if not isinstance(session, Session):
+        raise ValidationError(f"expected a Session, got {type(session).__name__}")
+    encode_json(session.context, f"context of session {session.id}")
+    encode_json(session.metadata, f"metadata of session {session.id}")
+    return (
+        session.id,
+        session.agent_id,
+        str(session.status),
+        _to_micros(session.created_at, "session created_at"),
+        _to_micros(session.updated_at, "session updated_at"),
+        _dump_record(session),
+    )
+
+
+def _run_row(run: object) -> _RunRow:
+    if not isinstance(run, Run):
+        raise ValidationError(f"expected a Run, got {type(run).__name__}")
+    for name in ("input", "output", "error", "metadata"):
+        encode_json(getattr(run, name), f"{name} of run {run.id}")
+    return (
+        run.id,
+        run.session_id,
+        str(run.status),
+        _to_micros(run.created_at, "run created_at"),
+        _dump_record(run),
+    )
+
+
+def _dump_record(record: Session | Run) -> str:
+    try:
+        return record.model_dump_json()
+    except ValueError as exc:  # pydantic's serialization errors derive from ValueError
+        raise ValidationError(f"{type(record).__name__} {record.id} is not JSON: {exc}") from exc
+
+
+def _storage_error(exc: sqlite3.Error, doing: str) -> StorageError:
+    busy = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+    return StorageError(
+        f"SQLite failed to {doing}: {exc}",
+        code="storage_connection_failed" if busy else "storage_write_failed",
+        details={"sqlite_error": type(exc).__name__},
+    )
+
+
+# -- opening --------------------------------------------------------------------------------
+def _connect(path: Path, *, query_only: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+        check_same_thread=False,  # handed to the thread that owns it, never shared at once
+        cached_statements=256,
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if query_only:
+        conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def _read_revision(path: Path) -> str | None:
+    with _closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
+        if has_table is None:
+            return None
+        rows = [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
+    if len(rows) > 1:
+        raise StorageError(
+            f"the database has several schema heads {rows!r}; this code knows one",
+            code="schema_too_new",
+            details={"revisions": rows, "head": HEAD_REVISION},
+        )
+    return rows[0] if rows else None
+
+
+class _closing:
+    """``contextlib.closing`` for a connection (sqlite3's own ``with`` only commits)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.conn
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.conn.close()
+
+
+def _prepare(where: str | os.PathLike[str]) -> tuple[Path, sqlite3.Connection]:
+    """Create the file, check and migrate its schema; return its path and the writer connection."""
+    path = Path(where).expanduser().absolute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        revision = _read_revision(path)
+        check_known_revision(revision)  # fail closed before changing anything
+        if revision != HEAD_REVISION:
+            _migrate(path)
+        conn = _connect(path)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                logger.warning("SQLite at %s refused WAL mode (got %s)", path, mode)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA temp_store = MEMORY")
+        except BaseException:
+            conn.close()
+            raise
+        return path, conn
+    except sqlite3.Error as exc:
+        raise StorageError(
+            f"cannot open SQLite store at {path}: {exc}",
+            code="storage_connection_failed",
+            details={"path": str(path)},
+        ) from exc
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create SQLite store at {path}: {exc}",
+            code="storage_connection_failed",
+            details={"path": str(path)},
+        ) from exc
+
+
+def _migrate(path: Path) -> None:
+    from sqlalchemy import URL
+
+    from agent_session_manager.store.migrations import upgrade_to_head
+
+    with _closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+    upgrade_to_head(URL.create("sqlite", database=str(path)))
+
+
+# -- the writer thread -------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Request:
+    op: _Op
+    future: asyncio.Future[Any]
+
+
+class _Signal:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_STOP: Final = _Signal("STOP")
+_POKE: Final = _Signal("POKE")
+
+
+class _Writer:
+    """Owns the write connection; runs queued requests in group-committed transactions."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        notifier: SessionNotifier,
+        waiting: dict[str, int],
+        name: str,
+    ) -> None:
+        self._conn = conn
+        self._notifier = notifier
+        self._waiting = waiting
+        self._queue: queue.SimpleQueue[_Request | _Signal] = queue.SimpleQueue()
+        self._data_version: int = conn.execute("PRAGMA data_version").fetchone()[0]
+        #: Committed write transactions (tests check group commit with it).
+        self.transactions = 0
+        #: Held while a batch is drained and written; a test holds it to make a backlog.
+        self.gate = threading.Lock()
+        self.failure: BaseException | None = None
+        #: False once the thread has left its loop (stopped or crashed).
+        self.alive = True
+        self._submit_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, request: _Request) -> bool:
+        """Queue ``request``; False if the thread has stopped (it will never run it)."""
+        with self._submit_lock:
+            if not self.alive:
+                return False
+            self._queue.put(request)
+            return True
+
+    def poke(self) -> None:
+        """Wake the thread so it starts watching for other processes' commits."""
+        self._queue.put(_POKE)
+
+    def stop(self) -> None:
+        self._queue.put(_STOP)
+
+    def join(self) -> None:
+        self._thread.join()
+
+    # -- thread body ----------------------------------------------------------------------
+    def _main(self) -> None:
+        try:
+            stopping = False
+            while not stopping:
+                timeout = CROSS_PROCESS_CHECK_S if self._waiting else None
+                try:
+                    first = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    first = _POKE
+                with self.gate:
+                    batch, stopping = self._drain(first)
+                    if batch:
+                        self._run_batch(batch)
+                if self._waiting:
+                    self._check_other_writers()
+        except BaseException as exc:
+            self.failure = exc
+            logger.exception("SQLite writer thread crashed; the store is unusable")
+        finally:
+            with self._submit_lock:
+                self.alive = False
+            self._fail_queued()
+            self._conn.close()
+
+    def _drain(self, first: _Request | _Signal) -> tuple[list[_Request], bool]:
+        batch: list[_Request] = []
+        item: _Request | _Signal | None = first
+        while item is not None:
+            if item is _STOP:
+                return batch, True
+            if isinstance(item, _Request):
+                batch.append(item)
+                if len(batch) >= MAX_BATCH_REQUESTS:
+                    break
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                item = None
+        return batch, False
+
+    def _run_batch(self, batch: list[_Request]) -> None:
+        conn = self._conn
+        outcomes: list[tuple[_Request, Any, BaseException | None]] = []
+        wake: set[str] = set()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._settle([(r, None, _storage_error(exc, "begin a write")) for r in batch])
+            return
+        try:
+            for request in batch:
+                touched: set[str] = set()
+                conn.execute("SAVEPOINT asm_request")
+                try:
+                    result = request.op(conn, touched)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO asm_request")
+                    conn.execute("RELEASE asm_request")
+                    if isinstance(exc, sqlite3.Error):
+                        outcomes.append((request, None, _storage_error(exc, "write")))
+                    else:
+                        outcomes.append((request, None, exc))
+                else:
+                    conn.execute("RELEASE asm_request")
+                    outcomes.append((request, result, None))
+                    wake |= touched
+            conn.execute("COMMIT")
+            self.transactions += 1
+        except sqlite3.Error as exc:
+            logger.error("SQLite write transaction failed, rolling back: %s", exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(r, None, _storage_error(exc, "commit")) for r in batch]
+            wake = set()
+        self._settle(outcomes)
+        if wake:
+            self._notifier.notify_threadsafe(wake)
+
+    def _settle(self, outcomes: list[tuple[_Request, Any, BaseException | None]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Request, Any, Any]]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].future.get_loop(), []).append(outcome)
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve_all, items)
+            except RuntimeError:  # the loop is closed: nobody is left to receive the results
+                logger.warning("dropping %d SQLite results for a closed event loop", len(items))
+
+    def _check_other_writers(self) -> None:
+        version: int = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._data_version = version
+            sessions = tuple(self._waiting)
+            if sessions:
+                self._notifier.notify_threadsafe(sessions)
+
+    def _fail_queued(self) -> None:
+        leftovers: list[tuple[_Request, Any, BaseException | None]] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Request):
+                leftovers.append((item, None, _closed_error()))
+        if leftovers:
+            self._settle(leftovers)
+
+
+def _resolve_all(items: list[tuple[_Request, Any, BaseException | None]]) -> None:
+    for request, result, error in items:
+        future = request.future
+        if future.done():  # the caller was cancelled; the write (if any) stays committed
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
+def _closed_error() -> StorageError:
+    return StorageError("the SQLite session store is closed", code="storage_error")
+
+
+# -- write operations (run on the writer thread, inside a savepoint) ---------------------------
+def _load_events_by_id(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Event]:
+    found: dict[str, Event] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT {_EVENT_COLUMNS} FROM asm_events WHERE id IN ({marks})"
+        for row in conn.execute(sql, chunk):
+            event = _event_from_row(row)
+            found[event.id] = event
+    return found
+
+
+def _reserve(conn: sqlite3.Connection, session_id: str, count: int) -> int:
+    """Reserve ``count`` sequence numbers in ``session_id``; return the last one."""
+    rows = conn.execute(_RESERVE_SEQUENCES, (count, session_id)).fetchall()
+    if rows:
+        last: int = rows[0][0]
+        return last
+    if conn.execute("SELECT 1 FROM asm_sessions WHERE id = ?", (session_id,)).fetchone() is None:
+        raise ValidationError(
+            f"cannot append to unknown session {session_id}", details={"session_id": session_id}
+        )
+    # A session row without its counter (written by other tooling): rebuild it from the log.
+    conn.execute(
+        "INSERT INTO asm_session_sequences (session_id, last_sequence)"
+        " SELECT ?, COALESCE(MAX(sequence_number), 0) FROM asm_events WHERE session_id = ?",
+        (session_id, session_id),
+    )
+    last = conn.execute(_RESERVE_SEQUENCES, (count, session_id)).fetchall()[0][0]
+    return last
+
+
+def _append(
+    conn: sqlite3.Connection, items: Sequence[tuple[Event, _EventRow]], touched: set[str]
+) -> list[Event]:
+    if not items:
+        return []
+    unique_ids = list(dict.fromkeys(event.id for event, _ in items))
+    stored = _load_events_by_id(conn, unique_ids)
+    fresh: list[tuple[Event, _EventRow]] = []
+    counts: dict[str, int] = {}
+    claimed: set[str] = set()
+    for event, row in items:
+        if event.id in stored or event.id in claimed:
+            continue
+        claimed.add(event.id)
+        fresh.append((event, row))
+        counts[event.session_id] = counts.get(event.session_id, 0) + 1
+    next_number = {sid: _reserve(conn, sid, n) - n + 1 for sid, n in counts.items()}
+    params = []
+    for event, row in fresh:
+        number = next_number[event.session_id]
+        next_number[event.session_id] = number + 1
+        stored[event.id] = event.with_sequence(number)
+        params.append((*row, number))
+    conn.executemany(_INSERT_EVENT, params)
+    touched.update(counts)
+    return [stored[event.id] for event, _ in items]
+
+
+def _require_session(conn: sqlite3.Connection, session_id: str, why: str) -> None:
+    if conn.execute("SELECT 1 FROM asm_sessions WHERE id = ?", (session_id,)).fetchone() is None:
+        raise ValidationError(f"{why}: unknown session {session_id}", details={"id": session_id})
+
+
+def _save_session(conn: sqlite3.Connection, row: _SessionRow) -> None:
+    conn.execute(_UPSERT_SESSION, row)
+    conn.execute(_INIT_SEQUENCE, (row[0],))
+
+
+def _save_run(conn: sqlite3.Connection, row: _RunRow) -> None:
+    _require_session(conn, row[1], f"cannot save run {row[0]}")
+    conn.execute(_UPSERT_RUN, row)
+
+
+def _delete_session(conn: sqlite3.Connection, session_id: str) -> None:
+    for table in ("asm_events", "asm_runs", "asm_session_sequences"):
+        conn.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
+    conn.execute("DELETE FROM asm_sessions WHERE id = ?", (session_id,))
+
+
+# -- the store ------------------------------------------------------------------------------
+class SQLiteSessionStore:
+    """A :class:`~agent_session_manager.store.protocol.SessionStore` in one SQLite file.
+
+    Open it with ``store = await SQLiteSessionStore.open(path)`` (or ``async with await
+    SQLiteSessionStore.open(path) as store``); close it with :meth:`close`. Several stores (in one
+    process or many) may share a file. Cancelling an append does not undo it if the writer had
+    already taken it; retrying with the same event id is safe because appends are idempotent.
+    """
+
+    def __init__(self, path: Path, writer_conn: sqlite3.Connection) -> None:
+        """Use :meth:`open`, which prepares the file and the connection first."""
+        self._path = path
+        self._notifier = SessionNotifier()
+        self._waiting: dict[str, int] = {}
+        self._closed = False
+        self._closing: asyncio.Future[None] | None = None
+        self._idle_readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._reader_pool = ThreadPoolExecutor(READERS, thread_name_prefix="asm-sqlite-reader")
+        self._writer = _Writer(writer_conn, self._notifier, self._waiting, "asm-sqlite-writer")
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str]) -> Self:
+        """Open (creating it and its parent folders if needed) the store file at ``path``."""
+        resolved, conn = await asyncio.get_running_loop().run_in_executor(None, _prepare, path)
+        return cls(resolved, conn)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Finish queued writes, stop the threads, close connections; waiters return ``[]``."""
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
+            return
+        self._closed = True
+        self._closing = asyncio.get_running_loop().create_future()
+        try:
+            self._writer.stop()
+            await asyncio.to_thread(self._writer.join)
+            self._notifier.wake_all()
+            await asyncio.to_thread(self._close_readers)
+        finally:
+            self._closing.set_result(None)
+
+    def _close_readers(self) -> None:
+        self._reader_pool.shutdown(wait=True)
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise _closed_error()
+        if not self._writer.alive:
+            raise self._writer_stopped()
+
+    def _writer_stopped(self) -> StorageError:
+        if self._closed:
+            return _closed_error()
+        error = StorageError("the SQLite writer thread has stopped", code="storage_error")
+        error.__cause__ = self._writer.failure
+        return error
+
+    async def _write(self, op: _Op) -> Any:
+        self._check_open()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if not self._writer.submit(_Request(op, future)):
+            raise self._writer_stopped()
+        return await future
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._reader_pool, self._with_reader, fn)
+        except RuntimeError as exc:  # the pool was shut down under us by close()
+            if self._closed:
+                raise _closed_error() from exc
+            raise
+
+    def _with_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            conn = self._idle_readers.get_nowait()
+        except queue.Empty:
+            try:
+                conn = _connect(self._path, query_only=True)
+            except sqlite3.Error as exc:
+                raise _storage_error(exc, "open a read connection") from exc
+            with self._readers_lock:
+                self._readers.append(conn)
+        try:
+            return fn(conn)
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"SQLite read failed: {exc}",
+                code="storage_error",
+                details={"sqlite_error": type(exc).__name__},
+            ) from exc
+        finally:
+            self._idle_readers.put(conn)
+
+    # -- sessions -------------------------------------------------------------------------
+    async def save_session(self, session: Session) -> None:
+        row = _session_row(session)
+        await self._write(lambda conn, _touched: _save_session(conn, row))
+
+    async def get_session(self, session_id: str) -> Session:
+        def query(conn: sqlite3.Connection) -> str | None:
+            found = conn.execute(
+                "SELECT record FROM asm_sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            return None if found is None else str(found[0])
+
+        record = await self._read(query)
+        if record is None:
+            raise SessionNotFound(f"session {session_id} not found", details={"id": session_id})
+        return Session.model_validate_json(record)
+
+    async def list_sessions(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        agent_id: str | None = None,
+        tags: Sequence[str] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> list[Session]:
+        check_limit(limit)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(str(_session_status(status)))
+        if agent_id is not None:
+            clauses.append("agent_id = ?")
+            params.append(_text(agent_id, "agent_id"))
+        if created_after is not None:
+            clauses.append("created_at >= ?")
+            params.append(_to_micros(created_after, "created_after"))
+        if created_before is not None:
+            clauses.append("created_at < ?")
+            params.append(_to_micros(created_before, "created_before"))
+        if cursor is not None:
+            clauses.append("id < ?")
+            params.append(_text(cursor, "cursor"))
+        for tag in (tags,) if isinstance(tags, str) else dict.fromkeys(tags):
+            clauses.append(
+                "EXISTS (SELECT 1 FROM json_each(asm_sessions.record, '$.tags')"
+                " WHERE json_each.value = ?)"
+            )
+            params.append(_text(tag, "tag"))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT record FROM asm_sessions{where} ORDER BY id DESC LIMIT ?"
+        params.append(-1 if limit is None else limit)
+
+        def query(conn: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in conn.execute(sql, params)]
+
+        return [Session.model_validate_json(record) for record in await self._read(query)]
+
+    async def delete_session(self, session_id: str) -> None:
+        session_id = _text(session_id, "session_id")
+        await self._write(lambda conn, _touched: _delete_session(conn, session_id))
+
+    # -- runs -----------------------------------------------------------------------------
+    async def save_run(self, run: Run) -> None:
+        row = _run_row(run)
+        await self._write(lambda conn, _touched: _save_run(conn, row))
+
+    async def get_run(self, run_id: str) -> Run:
+        def query(conn: sqlite3.Connection) -> str | None:
+            found = conn.execute("SELECT record FROM asm_runs WHERE id = ?", (run_id,)).fetchone()
+            return None if found is None else str(found[0])
+
+        record = await self._read(query)
+        if record is None:
+            raise RunNotFound(f"run {run_id} not found", details={"id": run_id})
+        return Run.model_validate_json(record)
+
+    async def list_runs(
+        self, session_id: str, *, status: RunStatus | None = None, limit: int | None = None
+    ) -> list[Run]:
+        check_limit(limit)
+        sql = "SELECT record FROM asm_runs WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(str(_run_status(status)))
+        sql += " ORDER BY created_at, id LIMIT ?"
+        params.append(-1 if limit is None else limit)
+
+        def query(conn: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in conn.execute(sql, params)]
+
+        return [Run.model_validate_json(record) for record in await self._read(query)]
+
+    # -- events ---------------------------------------------------------------------------
+    async def append_event(self, event: Event) -> Event:
+        items = [_event_row(event)]
+        stored: list[Event] = await self._write(lambda conn, touched: _append(conn, items, touched))
+        return stored[0]
+
+    async def append_events(self, events: Sequence[Event]) -> list[Event]:
+        items = [_event_row(event) for event in events]
+        if not items:
+            return []
+        result: list[Event] = await self._write(lambda conn, touched: _append(conn, items, touched))
+        return result
+
+    async def get_events(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        limit: int | None = None,
+        run_id: str | None = None,
+        types: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Event]:
+        query = self._events_query(
+            session_id,
+            after=after,
+            before=before,
+            limit=limit,
+            run_id=run_id,
+            types=types,
+            since=since,
+            until=until,
+        )
+        return await self._read(query)
+
+    def _events_query(
+        self,
+        session_id: str,
+        *,
+        after: int,
+        before: int | None,
+        limit: int | None,
+        run_id: str | None,
+        types: Sequence[str] | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Callable[[sqlite3.Connection], list[Event]]:
+        """Validate the filters now (on the caller's side) and return the query to run."""
+        check_cursor(after, "after")
+        check_cursor(before, "before")
+        check_limit(limit)
+        type_set = check_types(types)
+        sql = (
+            f"SELECT {_EVENT_COLUMNS} FROM asm_events WHERE session_id = ? AND sequence_number > ?"
+        )
+        params: list[Any] = [session_id, after]
+        if before is not None:
+            sql += " AND sequence_number < ?"
+            params.append(before)
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            params.append(_text(run_id, "run_id"))
+        if type_set is not None:
+            if not type_set:
+                return lambda _conn: []
+            sql += f" AND type IN ({','.join('?' * len(type_set))})"
+            params.extend(sorted(type_set))
+        if since is not None:
+            sql += " AND timestamp >= ?"
+            params.append(_to_micros(since, "since"))
+        if until is not None:
+            sql += " AND timestamp < ?"
+            params.append(_to_micros(until, "until"))
+        sql += " ORDER BY sequence_number LIMIT ?"
+        params.append(-1 if limit is None else limit)
+
+        def query(conn: sqlite3.Connection) -> list[Event]:
+            return [_event_from_row(row) for row in conn.execute(sql, params)]
+
+        return query
+
+    async def latest_sequence(self, session_id: str) -> int:
+        def query(conn: sqlite3.Connection) -> int:
+            found = conn.execute(
+                "SELECT last_sequence FROM asm_session_sequences WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()
+            return 0 if found is None else int(found[0])
+
+        return await self._read(query)
+
+    async def wait_for_events(
+        self,
+        session_id: str,
+        *,
+        after: int,
+        timeout: float,
+        run_id: str | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        check_timeout(timeout)
+        query = self._events_query(
+            session_id, after=after, before=None, limit=limit, run_id=run_id, types=types
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._add_waiter(session_id)
+        try:
+            found = await self._read(query)
+            while not found and not self._closed:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                # Register before re-reading: an append landing in between still wakes us.
+                future = self._notifier.register(session_id)
+                try:
+                    found = await self._read(query)
+                except BaseException:
+                    future.cancel()
+                    raise
+                if found:
+                    future.cancel()
+                    break
+                if not await self._notifier.wait(session_id, future, remaining):
+                    break
+                if self._closed:
+                    break
+                found = await self._read(query)
+        except StorageError:
+            if self._closed:
+                return []
+            raise
+        finally:
+            self._remove_waiter(session_id)
+        return found
+
+    def _add_waiter(self, session_id: str) -> None:
+        first = not self._waiting
+        self._waiting[session_id] = self._waiting.get(session_id, 0) + 1
+        if first:
+            self._writer.poke()
+
+    def _remove_waiter(self, session_id: str) -> None:
+        left = self._waiting.get(session_id, 0) - 1
+        if left > 0:
+            self._waiting[session_id] = left
+        else:
+            self._waiting.pop(session_id, None)
+
+    async def flush(
+        self, *, run: Run, session: Session | None = None, events: Sequence[Event] = ()
+    ) -> list[Event]:
+        session_row = None if session is None else _session_row(session)
+        run_row = _run_row(run)
+        items = [_event_row(event) for event in events]
+
+        def op(conn: sqlite3.Connection, touched: set[str]) -> list[Event]:
+            if session_row is not None:
+                _require_session(conn, session_row[0], "flush cannot create a session")
+                _save_session(conn, session_row)
+            _save_run(conn, run_row)
+            return _append(conn, items, touched)
+
+        result: list[Event] = await self._write(op)
+        return result
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _session_status(value: str) -> SessionStatus:
+    try:
+        return SessionStatus(value)
+    except ValueError as exc:
+        raise ValidationError(f"unknown session status {value!r}") from exc
+
+
+def _run_status(value: str) -> RunStatus:
+    try:
+        return RunStatus(value)
+    except ValueError as exc:
+        raise ValidationError(f"unknown run status {value!r}") from exc
