@@ -29,7 +29,7 @@ class CapabilityType(StrEnum):
 
 
 class Capability(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1)
     type: CapabilityType
@@ -41,7 +41,7 @@ class Capability(BaseModel):
 class Manifest(BaseModel):
     """A named, versioned set of capabilities (an agent's or a provider's declaration)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
@@ -70,7 +70,7 @@ class NegotiationStatus(StrEnum):
 
 
 class NegotiationResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     status: NegotiationStatus
     supported: frozenset[CapabilityType]
@@ -81,7 +81,7 @@ class NegotiationResult(BaseModel):
 class CapabilityResolver(BaseModel):
     """Required and optional capability types for a run."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     required: frozenset[CapabilityType] = frozenset()
     optional: frozenset[CapabilityType] = frozenset()

@@ -24,7 +24,7 @@ from agent_session_manager.core.usage import TokenUsage
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False, defer_build=True)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -39,7 +39,7 @@ class _Record(BaseModel):
 class ProviderHandle(BaseModel):
     """What a provider needs to resume its own conversation on the next run."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     provider_session_id: str
     model: str | None = None

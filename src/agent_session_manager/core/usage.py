@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
 
 class TokenUsage(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     input_tokens: NonNegativeInt = 0
     output_tokens: NonNegativeInt = 0

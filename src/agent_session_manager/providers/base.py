@@ -41,7 +41,7 @@ class PermissionMode(StrEnum):
 class AdapterOptions(BaseModel):
     """Options shared by every adapter. ``extra`` passes provider-native options through."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     model: str | None = None
     permission_mode: PermissionMode = PermissionMode.DEFAULT
@@ -57,7 +57,7 @@ class AdapterOptions(BaseModel):
 class Message(BaseModel):
     """One conversational message given to the provider."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     role: str = Field(min_length=1)
     content: str
@@ -66,7 +66,7 @@ class Message(BaseModel):
 class RunRequest(BaseModel):
     """Everything an adapter needs to execute one run."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     run_id: str
     session_id: str
