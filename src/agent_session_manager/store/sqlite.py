@@ -35,6 +35,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -269,13 +270,11 @@ def _prepare(where: str | os.PathLike[str]) -> tuple[Path, sqlite3.Connection]:
         path.parent.mkdir(parents=True, exist_ok=True)
         revision = _read_revision(path)
         check_known_revision(revision)  # fail closed before changing anything
-        if revision != HEAD_REVISION:
-            _migrate(path)
         conn = _connect(path)
         try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                logger.warning("SQLite at %s refused WAL mode (got %s)", path, mode)
+            _enable_wal(conn, path)
+            if revision != HEAD_REVISION:
+                _migrate(path)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA temp_store = MEMORY")
@@ -297,13 +296,31 @@ def _prepare(where: str | os.PathLike[str]) -> tuple[Path, sqlite3.Connection]:
         ) from exc
 
 
+def _enable_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """Switch the file to WAL (persistent; a no-op once done).
+
+    Leaving rollback-journal mode needs an exclusive lock, and SQLite answers "locked" at once,
+    without its busy handler, while another connection is mid-write on a brand-new file (two
+    processes creating the store together); so retry until the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+    if str(mode).lower() != "wal":
+        logger.warning("SQLite at %s refused WAL mode (journal mode is %s)", path, mode)
+
+
 def _migrate(path: Path) -> None:
     from sqlalchemy import URL
 
     from agent_session_manager.store.migrations import upgrade_to_head
 
-    with _closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
-        conn.execute("PRAGMA journal_mode = WAL")
     upgrade_to_head(URL.create("sqlite", database=str(path)))
 
 

@@ -1,0 +1,91 @@
+"""Open a session store from a URL: ``memory://``, ``sqlite:///path.db`` or a bare file path.
+
+``open_store()`` with no argument reads ``ASM_STORE`` and falls back to one SQLite file in the
+user's data folder (:func:`default_store_url`). Backends are imported only when chosen, so naming
+one never costs the import of another. It knows URL spellings and which class serves each;
+nothing about how any backend stores data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agent_session_manager.core.errors import ValidationError
+from agent_session_manager.store.protocol import SessionStore
+
+#: Environment variable naming the store URL when none is passed.
+STORE_ENV_VAR = "ASM_STORE"
+#: Spellings ``open_store`` understands.
+SUPPORTED_SCHEMES = ("memory://", "sqlite:///<path>", "<filesystem path>")
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def default_store_url() -> str:
+    """``sqlite:///<user data dir>/asm.db`` (e.g. ``~/.local/share/agent-session-manager``)."""
+    import platformdirs
+
+    folder = Path(platformdirs.user_data_dir("agent-session-manager"))
+    return f"sqlite:///{folder / 'asm.db'}"
+
+
+async def open_store(url: str | None = None) -> SessionStore:
+    """Open the store named by ``url`` (default: ``$ASM_STORE``, else :func:`default_store_url`).
+
+    * ``memory://`` — an :class:`InMemorySessionStore` (nothing persists);
+    * ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` — a SQLite file
+      (created with its folders if missing; SQLAlchemy's spelling);
+    * anything without ``://`` — a filesystem path to a SQLite file (``~`` is expanded).
+
+    ``postgresql://`` is reserved for the PostgreSQL store, which is not available yet. Anything
+    else raises :class:`ValidationError` listing the supported spellings.
+    """
+    if url is None:
+        url = os.environ.get(STORE_ENV_VAR) or default_store_url()
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError(f"store URL must be a non-empty string, got {url!r}")
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return await _open_sqlite(url)
+    base = scheme.lower().partition("+")[0]
+    if base == "memory":
+        if rest:
+            raise ValidationError(f"memory:// takes no path or options, got {url!r}")
+        from agent_session_manager.store.memory import InMemorySessionStore
+
+        return InMemorySessionStore()
+    if base == "sqlite":
+        return await _open_sqlite(_sqlite_path(url, rest))
+    if base in _POSTGRES_SCHEMES:
+        raise ValidationError(
+            "the PostgreSQL session store is not available yet; use sqlite:///<path> or "
+            "memory:// for now",
+            details={"scheme": scheme},
+        )
+    raise ValidationError(
+        f"unsupported store URL scheme {scheme!r}; supported: {', '.join(SUPPORTED_SCHEMES)}",
+        details={"scheme": scheme, "supported": list(SUPPORTED_SCHEMES)},
+    )
+
+
+def _sqlite_path(url: str, rest: str) -> str:
+    # SQLAlchemy's spelling: sqlite:///relative.db, sqlite:////absolute.db (empty host part).
+    if not rest.startswith("/") or rest == "/":
+        raise ValidationError(
+            f"a SQLite URL needs a file path: sqlite:///relative.db or sqlite:////abs.db, "
+            f"got {url!r}"
+        )
+    path = rest[1:]
+    if "?" in path or path in (":memory:", ""):
+        raise ValidationError(
+            f"SQLite store URLs take a plain file path (no ':memory:', no options), got {url!r}"
+        )
+    return path
+
+
+async def _open_sqlite(path: str) -> SessionStore:
+    from agent_session_manager.store.sqlite import SQLiteSessionStore
+
+    return await SQLiteSessionStore.open(path)

@@ -1,0 +1,394 @@
+"""The SQLite store: the shared conformance suite on a real file, plus what only SQLite has.
+
+Schema migrations and fail-closed opening, WAL, several writers (store instances and real OS
+processes) on one file, the cross-process wake of ``wait_for_events``, closing, group commit and
+per-request isolation inside a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_session_manager.core.errors import StorageError, ValidationError
+from agent_session_manager.core.events import Event
+from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
+from agent_session_manager.core.models import Run, Session
+from agent_session_manager.store.migrations import (
+    HEAD_REVISION,
+    alembic_config,
+    upgrade_to_head,
+)
+from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager.testing.store_conformance import SessionStoreConformance
+
+HANG_GUARD_S = 30.0
+
+
+class TestSQLiteConformance(SessionStoreConformance):
+    @pytest.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[SQLiteSessionStore]:
+        store = await SQLiteSessionStore.open(tmp_path / "store.db")
+        yield store
+        await store.close()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteSessionStore]:
+    store = await SQLiteSessionStore.open(tmp_path / "store.db")
+    yield store
+    await store.close()
+
+
+def _event(session_id: str, n: int = 0, **fields: Any) -> Event:
+    return Event(type="sqlite.test", session_id=session_id, data={"n": n}, **fields)
+
+
+async def _session(store: SQLiteSessionStore, **fields: Any) -> Session:
+    session = Session(agent_id="sqlite-agent", **fields)
+    await store.save_session(session)
+    return session
+
+
+def _dump(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        lines = list(conn.iterdump())
+    conn.close()
+    return lines
+
+
+async def _run_python(code: str, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        textwrap.dedent(code),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), HANG_GUARD_S)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+_APPEND_SCRIPT = """
+    import asyncio, sys
+    from agent_session_manager.core.events import Event
+    from agent_session_manager.store.sqlite import SQLiteSessionStore
+
+    async def main(path, session_id, count):
+        async with await SQLiteSessionStore.open(path) as store:
+            events = [
+                Event(type="other.process", session_id=session_id, data={"k": k})
+                for k in range(count)
+            ]
+            await asyncio.gather(*(store.append_event(e) for e in events))
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+# -- schema and migrations ----------------------------------------------------------------------
+async def test_new_file_gets_the_migrated_schema(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "store.db"
+    async with await SQLiteSessionStore.open(path) as store:
+        assert store.path == path
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (HEAD_REVISION,)
+        ]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert {"asm_sessions", "asm_runs", "asm_events", "asm_session_sequences"} <= tables
+
+
+def test_head_revision_constant_matches_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    assert script.get_current_head() == HEAD_REVISION
+    assert [r.revision for r in script.walk_revisions()][-1] == "0001"
+
+
+def test_migration_creates_exactly_the_declared_schema(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from agent_session_manager.store.schema import metadata
+
+    url = f"sqlite:///{tmp_path / 'schema.db'}"
+    upgrade_to_head(url)
+    upgrade_to_head(url)  # at head: a no-op
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+async def test_open_fails_closed_on_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    async with await SQLiteSessionStore.open(path) as store:
+        session = await _session(store)
+        await store.append_event(_event(session.id))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    conn.close()
+    before = _dump(path)
+    with pytest.raises(StorageError) as info:
+        await SQLiteSessionStore.open(path)
+    assert info.value.code == "schema_too_new"
+    with pytest.raises(StorageError) as info:
+        upgrade_to_head(f"sqlite:///{path}")
+    assert info.value.code == "schema_too_new"
+    assert _dump(path) == before
+
+
+async def test_open_migrates_an_existing_empty_database(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()
+    async with await SQLiteSessionStore.open(path) as store:
+        session = await _session(store)
+        assert (await store.append_event(_event(session.id))).sequence_number == 1
+
+
+async def test_concurrent_opens_of_a_new_file_migrate_once(tmp_path: Path) -> None:
+    path = tmp_path / "race.db"
+    stores = await asyncio.gather(*(SQLiteSessionStore.open(path) for _ in range(4)))
+    try:
+        session = await _session(stores[0])
+        stored = await asyncio.gather(*(s.append_event(_event(session.id)) for s in stores))
+        assert sorted(e.sequence_number or 0 for e in stored) == [1, 2, 3, 4]
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_opening_at_head_does_not_import_sqlalchemy_or_alembic(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    await (await SQLiteSessionStore.open(path)).close()
+    out = await _run_python(
+        """
+        import asyncio, sys
+        from agent_session_manager.store.sqlite import SQLiteSessionStore
+
+        async def main():
+            async with await SQLiteSessionStore.open(sys.argv[1]):
+                pass
+            print(sorted(m for m in ("sqlalchemy", "alembic") if m in sys.modules))
+
+        asyncio.run(main())
+        """,
+        str(path),
+    )
+    assert out.strip() == "[]"
+
+
+async def test_unusable_file_raises_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StorageError):
+        await SQLiteSessionStore.open(path)
+
+
+# -- durability and configuration ---------------------------------------------------------------
+async def test_reopen_preserves_everything(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    async with await SQLiteSessionStore.open(path) as store:
+        session = await _session(store, tags=("a", "b"), metadata={"k": "v"})
+        run = Run(session_id=session.id).transition(RunStatus.RUNNING)
+        await store.save_run(run)
+        events = await store.append_events([_event(session.id, i, run_id=run.id) for i in range(5)])
+        done = run.transition(RunStatus.COMPLETED)
+        active = session.transition(SessionStatus.ACTIVE)
+        events += await store.flush(run=done, session=active, events=[_event(session.id, 5)])
+    async with await SQLiteSessionStore.open(path) as store:
+        assert await store.get_session(session.id) == active
+        assert await store.get_run(run.id) == done
+        assert await store.list_runs(session.id) == [done]
+        assert await store.get_events(session.id) == events
+        assert await store.latest_sequence(session.id) == 6
+        assert (await store.append_event(_event(session.id))).sequence_number == 7
+        assert (await store.append_event(events[0])).sequence_number == 1  # still idempotent
+
+
+async def test_wal_mode_is_on(store: SQLiteSessionStore) -> None:
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+async def test_naive_timestamps_are_rejected(store: SQLiteSessionStore) -> None:
+    session = await _session(store)
+    with pytest.raises(ValidationError):
+        await store.append_event(_event(session.id, timestamp=datetime(2030, 1, 1)))
+    with pytest.raises(ValidationError):
+        await store.get_events(session.id, since=datetime(2030, 1, 1))
+    assert await store.latest_sequence(session.id) == 0
+
+
+# -- several writers ----------------------------------------------------------------------------
+async def test_two_store_instances_on_one_file_stay_gap_free(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    one = await SQLiteSessionStore.open(path)
+    two = await SQLiteSessionStore.open(path)
+    try:
+        sessions = [await _session(one) for _ in range(10)]
+        appends = [
+            store.append_event(_event(sessions[i % 10].id, i))
+            for i in range(600)
+            for store in (one, two)
+        ]
+        await asyncio.gather(*appends)
+        for session in sessions:
+            for store in (one, two):
+                log = await store.get_events(session.id)
+                assert [e.sequence_number for e in log] == list(range(1, 121))
+                assert await store.latest_sequence(session.id) == 120
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_other_processes_appending_keep_sequences_gap_free(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    async with await SQLiteSessionStore.open(path) as store:
+        session = await _session(store)
+        mine = [_event(session.id, i) for i in range(200)]
+        await asyncio.gather(
+            _run_python(_APPEND_SCRIPT, str(path), session.id, "150"),
+            _run_python(_APPEND_SCRIPT, str(path), session.id, "150"),
+            *(store.append_event(e) for e in mine),
+        )
+        log = await store.get_events(session.id)
+        assert [e.sequence_number for e in log] == list(range(1, 501))
+        assert sum(e.type == "other.process" for e in log) == 300
+
+
+async def test_wait_is_woken_by_an_append_from_another_process(
+    store: SQLiteSessionStore,
+) -> None:
+    session = await _session(store)
+    waiter = asyncio.create_task(
+        store.wait_for_events(session.id, after=0, timeout=HANG_GUARD_S, types=["other.process"])
+    )
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    await _run_python(_APPEND_SCRIPT, str(store.path), session.id, "1")
+    got = await asyncio.wait_for(waiter, HANG_GUARD_S * 2)
+    # A timed-out wait returns []; events here mean the other process's commit woke us.
+    assert [e.type for e in got] == ["other.process"]
+
+
+async def test_wait_is_woken_by_another_store_instance(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    async with (
+        await SQLiteSessionStore.open(path) as reader,
+        await SQLiteSessionStore.open(path) as writer,
+    ):
+        session = await _session(writer)
+        waiter = asyncio.create_task(
+            reader.wait_for_events(session.id, after=0, timeout=HANG_GUARD_S)
+        )
+        await asyncio.sleep(0.05)
+        stored = await writer.append_event(_event(session.id))
+        assert await asyncio.wait_for(waiter, HANG_GUARD_S * 2) == [stored]
+
+
+# -- closing ------------------------------------------------------------------------------------
+async def test_close_wakes_waiters_and_later_calls_fail(tmp_path: Path) -> None:
+    store = await SQLiteSessionStore.open(tmp_path / "store.db")
+    session = await _session(store)
+    waiters = [
+        asyncio.create_task(store.wait_for_events(session.id, after=0, timeout=HANG_GUARD_S))
+        for _ in range(3)
+    ]
+    await asyncio.sleep(0.05)
+    assert not any(w.done() for w in waiters)
+    await store.close()
+    assert await asyncio.wait_for(asyncio.gather(*waiters), HANG_GUARD_S) == [[], [], []]
+    await store.close()  # idempotent
+    with pytest.raises(StorageError):
+        await store.append_event(_event(session.id))
+    with pytest.raises(StorageError):
+        await store.get_events(session.id)
+
+
+async def test_close_finishes_queued_writes(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = await SQLiteSessionStore.open(path)
+    session = await _session(store)
+    appends = [asyncio.create_task(store.append_event(_event(session.id, i))) for i in range(50)]
+    await asyncio.sleep(0)
+    await store.close()
+    stored = await asyncio.gather(*appends)
+    assert sorted(e.sequence_number or 0 for e in stored) == list(range(1, 51))
+    async with await SQLiteSessionStore.open(path) as again:
+        assert await again.latest_sequence(session.id) == 50
+
+
+# -- group commit -------------------------------------------------------------------------------
+async def _backlog(store: SQLiteSessionStore, size: int) -> None:
+    """Wait until ``size`` requests sit in the writer's queue (the writer may hold one more)."""
+    for _ in range(int(HANG_GUARD_S / 0.01)):
+        if store._writer._queue.qsize() >= size - 1:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the requests never reached the writer queue")
+
+
+async def test_concurrent_writes_are_group_committed(store: SQLiteSessionStore) -> None:
+    sessions = [await _session(store) for _ in range(10)]
+    before = store._writer.transactions
+    with store._writer.gate:  # the writer cannot start a batch while we hold it
+        tasks = [
+            asyncio.create_task(store.append_event(_event(sessions[i % 10].id, i)))
+            for i in range(200)
+        ]
+        await _backlog(store, 200)
+    stored = await asyncio.gather(*tasks)
+    assert store._writer.transactions == before + 1
+    for session in sessions:
+        mine = sorted(e.sequence_number or 0 for e in stored if e.session_id == session.id)
+        assert mine == list(range(1, 21))
+
+
+async def test_a_failing_request_does_not_poison_its_batch(store: SQLiteSessionStore) -> None:
+    session = await _session(store)
+    run = Run(session_id=session.id)
+    await store.save_run(run)
+    before = store._writer.transactions
+    with store._writer.gate:
+        tasks = [
+            asyncio.create_task(store.append_event(_event(session.id, 1))),
+            asyncio.create_task(store.append_event(_event("ses_unknown", 2))),
+            asyncio.create_task(store.append_events([_event(session.id, 3), _event(session.id)])),
+            asyncio.create_task(
+                store.flush(
+                    run=run.transition(RunStatus.RUNNING),
+                    events=[_event(session.id, 4), _event("ses_unknown", 5)],
+                )
+            ),
+            asyncio.create_task(store.save_run(Run(session_id="ses_unknown"))),
+            asyncio.create_task(store.append_event(_event(session.id, 6))),
+        ]
+        await _backlog(store, len(tasks))
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert store._writer.transactions == before + 1
+    assert [type(results[i]).__name__ for i in (1, 3, 4)] == ["ValidationError"] * 3
+    assert [isinstance(results[i], BaseException) for i in (0, 2, 5)] == [False] * 3
+    log = await store.get_events(session.id)
+    assert [e.data["n"] for e in log] == [1, 3, 0, 6]
+    assert [e.sequence_number for e in log] == [1, 2, 3, 4]
+    assert await store.get_run(run.id) == run  # the failed flush left the run alone
