@@ -354,10 +354,11 @@ class _Writer:
         name: str,
     ) -> None:
         self._conn = conn
+        # Baseline for spotting other connections' commits; read before the store is handed out.
+        self._data_version = _data_version(conn)
         self._notifier = notifier
         self._waiting = waiting
         self._queue: queue.SimpleQueue[_Request | _Signal] = queue.SimpleQueue()
-        self._data_version: int = conn.execute("PRAGMA data_version").fetchone()[0]
         #: Committed write transactions (tests check group commit with it).
         self.transactions = 0
         #: Held while a batch is drained and written; a test holds it to make a backlog.
@@ -366,6 +367,7 @@ class _Writer:
         #: False once the thread has left its loop (stopped or crashed).
         self.alive = True
         self._submit_lock = threading.Lock()
+        self._in_flight: list[_Request] = []
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -400,12 +402,16 @@ class _Writer:
                 with self.gate:
                     batch, stopping = self._drain(first)
                     if batch:
+                        self._in_flight = batch
                         self._run_batch(batch)
+                        self._in_flight = []
                 if self._waiting:
                     self._check_other_writers()
         except BaseException as exc:
             self.failure = exc
             logger.exception("SQLite writer thread crashed; the store is unusable")
+            crashed = StorageError(f"the SQLite writer thread crashed: {exc!r}")
+            self._settle([(r, None, crashed) for r in self._in_flight])
         finally:
             with self._submit_lock:
                 self.alive = False
@@ -459,7 +465,10 @@ class _Writer:
         except sqlite3.Error as exc:
             logger.error("SQLite write transaction failed, rolling back: %s", exc)
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:  # the callers get the original error below
+                    logger.exception("SQLite rollback failed too")
             outcomes = [(r, None, _storage_error(exc, "commit")) for r in batch]
             wake = set()
         self._settle(outcomes)
@@ -477,7 +486,7 @@ class _Writer:
                 logger.warning("dropping %d SQLite results for a closed event loop", len(items))
 
     def _check_other_writers(self) -> None:
-        version: int = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        version = _data_version(self._conn)
         if version != self._data_version:
             self._data_version = version
             sessions = tuple(self._waiting)
@@ -495,6 +504,12 @@ class _Writer:
                 leftovers.append((item, None, _closed_error()))
         if leftovers:
             self._settle(leftovers)
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    """Changes whenever *another* connection commits to the file (never for our own commits)."""
+    version: int = conn.execute("PRAGMA data_version").fetchone()[0]
+    return version
 
 
 def _resolve_all(items: list[tuple[_Request, Any, BaseException | None]]) -> None:
@@ -620,8 +635,17 @@ class SQLiteSessionStore:
     @classmethod
     async def open(cls, path: str | os.PathLike[str]) -> Self:
         """Open (creating it and its parent folders if needed) the store file at ``path``."""
-        resolved, conn = await asyncio.get_running_loop().run_in_executor(None, _prepare, path)
-        return cls(resolved, conn)
+        # Everything that touches the file (including the writer's first query) runs off-loop.
+        return await asyncio.get_running_loop().run_in_executor(None, cls._create, path)
+
+    @classmethod
+    def _create(cls, path: str | os.PathLike[str]) -> Self:
+        resolved, conn = _prepare(path)
+        try:
+            return cls(resolved, conn)
+        except BaseException:
+            conn.close()
+            raise
 
     @property
     def path(self) -> Path:
@@ -925,10 +949,11 @@ class SQLiteSessionStore:
                 try:
                     found = await self._read(query)
                 except BaseException:
-                    future.cancel()
+                    future.cancel()  # left in the notifier until the next wake_all (rare path)
                     raise
                 if found:
-                    future.cancel()
+                    # A zero wait unregisters the future (the notifier has no other way).
+                    await self._notifier.wait(session_id, future, 0)
                     break
                 if not await self._notifier.wait(session_id, future, remaining):
                     break
