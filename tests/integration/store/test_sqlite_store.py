@@ -276,6 +276,53 @@ async def test_other_processes_appending_keep_sequences_gap_free(tmp_path: Path)
         assert sum(e.type == "other.process" for e in log) == 300
 
 
+async def test_a_killed_writer_loses_no_committed_event(tmp_path: Path) -> None:
+    path = tmp_path / "crash.db"
+    async with await SQLiteSessionStore.open(path) as store:
+        session = await _session(store)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        textwrap.dedent(
+            """
+            import asyncio, sys
+            from agent_session_manager.core.events import Event
+            from agent_session_manager.store.sqlite import SQLiteSessionStore
+
+            async def main(path, session_id):
+                store = await SQLiteSessionStore.open(path)
+                while True:
+                    batch = [Event(type="crash.test", session_id=session_id) for _ in range(20)]
+                    stored = await store.append_events(batch)
+                    print(stored[-1].sequence_number, flush=True)
+
+            asyncio.run(main(sys.argv[1], sys.argv[2]))
+            """
+        ),
+        str(path),
+        session.id,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    acknowledged = 0
+    try:
+        for _ in range(10):
+            line = await asyncio.wait_for(process.stdout.readline(), HANG_GUARD_S)
+            acknowledged = int(line)
+    finally:
+        process.kill()  # SIGKILL: no cleanup, mid-transaction or not
+        await process.wait()
+    async with await SQLiteSessionStore.open(path) as store:
+        latest = await store.latest_sequence(session.id)
+        assert latest >= acknowledged >= 200
+        assert latest % 20 == 0  # whole batches only: no torn transaction
+        log = await store.get_events(session.id)
+        assert [e.sequence_number for e in log] == list(range(1, latest + 1))
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    conn.close()
+
+
 async def test_wait_is_woken_by_an_append_from_another_process(
     store: SQLiteSessionStore,
 ) -> None:
