@@ -6,12 +6,14 @@ Knows the domain values and JSON; knows nothing about any database.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from agent_session_manager.core.errors import ValidationError
 from agent_session_manager.core.events import Event, validate_event_type
+from agent_session_manager.core.models import Run, Session
 
 # Strict JSON: no datetimes, dataclasses or non-string keys smuggled in through orjson defaults.
 _JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -36,7 +38,32 @@ def check_event(event: object) -> Event:
         raise ValidationError("event data must be a JSON object")
     if not isinstance(event.metadata, dict):
         raise ValidationError("event metadata must be a JSON object")
+    check_aware(event.timestamp, f"timestamp of event {event.id}")
     return event
+
+
+def check_aware(value: object, what: str) -> None:
+    """Reject naive datetimes: they cannot be ordered against the stored UTC timestamps."""
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValidationError(f"{what} must be a timezone-aware datetime, got {value!r}")
+
+
+def check_session(session: object) -> Session:
+    """A session whose free-form fields are JSON (the SQL stores must be able to write it)."""
+    if not isinstance(session, Session):
+        raise ValidationError(f"expected a Session, got {type(session).__name__}")
+    encode_json(session.context, f"context of session {session.id}")
+    encode_json(session.metadata, f"metadata of session {session.id}")
+    return session
+
+
+def check_run(run: object) -> Run:
+    """A run whose free-form fields are JSON."""
+    if not isinstance(run, Run):
+        raise ValidationError(f"expected a Run, got {type(run).__name__}")
+    for name in ("input", "output", "error", "metadata"):
+        encode_json(getattr(run, name), f"{name} of run {run.id}")
+    return run
 
 
 def encode_event_payload(event: Event) -> tuple[bytes, bytes]:

@@ -33,11 +33,15 @@ class SessionNotifier:
         except TimeoutError:
             return False
         finally:
-            waiters = self._waiters.get(session_id)
-            if waiters is not None:
-                waiters.discard(future)
-                if not waiters:
-                    del self._waiters[session_id]
+            self.unregister(session_id, future)
+
+    def unregister(self, session_id: str, future: asyncio.Future[None]) -> None:
+        """Forget a parked future (a reader that stops waiting without calling :meth:`wait`)."""
+        waiters = self._waiters.get(session_id)
+        if waiters is not None:
+            waiters.discard(future)
+            if not waiters:
+                del self._waiters[session_id]
 
     def notify(self, session_id: str) -> None:
         """Wake every reader of ``session_id`` (call on the event loop)."""

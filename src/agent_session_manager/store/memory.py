@@ -17,9 +17,12 @@ from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store._common import (
+    check_aware,
     check_cursor,
     check_event,
     check_limit,
+    check_run,
+    check_session,
     check_timeout,
     check_types,
     encode_event_payload,
@@ -52,8 +55,9 @@ class InMemorySessionStore:
 
     # -- sessions ---------------------------------------------------------------------------
     async def save_session(self, session: Session) -> None:
-        if not isinstance(session, Session):
-            raise ValidationError(f"expected a Session, got {type(session).__name__}")
+        self._put_session(check_session(session))
+
+    def _put_session(self, session: Session) -> None:
         self._sessions[session.id] = session
         self._events.setdefault(session.id, [])
         self._runs_by_session.setdefault(session.id, [])
@@ -76,6 +80,7 @@ class InMemorySessionStore:
         cursor: str | None = None,
     ) -> list[Session]:
         check_limit(limit)
+        _check_bounds(created_after=created_after, created_before=created_before)
         wanted_tags = set(tags)
         found: list[Session] = []
         # Ids are UUIDv7, monotonic per process: id order is creation order.
@@ -109,11 +114,10 @@ class InMemorySessionStore:
         self._check_run(run)
         self._put_run(run)
 
-    def _check_run(self, run: object) -> None:
-        if not isinstance(run, Run):
-            raise ValidationError(f"expected a Run, got {type(run).__name__}")
-        if run.session_id not in self._sessions:
-            raise ValidationError(f"run {run.id} names unknown session {run.session_id}")
+    def _check_run(self, run: object, new_session: str | None = None) -> None:
+        checked = check_run(run)
+        if checked.session_id not in self._sessions and checked.session_id != new_session:
+            raise ValidationError(f"run {checked.id} names unknown session {checked.session_id}")
 
     def _put_run(self, run: Run) -> None:
         if run.id not in self._runs:
@@ -149,10 +153,10 @@ class InMemorySessionStore:
         self._check_batch(events)
         return self._store_batch(events)
 
-    def _check_batch(self, events: Sequence[Event]) -> None:
+    def _check_batch(self, events: Sequence[Event], new_session: str | None = None) -> None:
         for event in events:
             if not (isinstance(event, Event) and event.id in self._by_id):
-                self._check_new_event(event)
+                self._check_new_event(event, new_session)
 
     def _store_batch(self, events: Sequence[Event]) -> list[Event]:
         stored: list[Event] = []
@@ -167,9 +171,9 @@ class InMemorySessionStore:
             self._notifier.notify(session_id)
         return stored
 
-    def _check_new_event(self, event: object) -> None:
+    def _check_new_event(self, event: object, new_session: str | None = None) -> None:
         checked = check_event(event)
-        if checked.session_id not in self._sessions:
+        if checked.session_id not in self._sessions and checked.session_id != new_session:
             raise ValidationError(
                 f"cannot append event {checked.id}: unknown session {checked.session_id}"
             )
@@ -198,6 +202,7 @@ class InMemorySessionStore:
         check_cursor(before, "before")
         check_limit(limit)
         type_set = check_types(types)
+        _check_bounds(since=since, until=until)
         log = self._events.get(session_id, [])
         end = len(log) if before is None else max(0, min(len(log), before - 1))
         window = log[after:end] if after < end else []
@@ -246,19 +251,30 @@ class InMemorySessionStore:
                 return []
 
     async def flush(
-        self, *, run: Run, session: Session | None = None, events: Sequence[Event] = ()
+        self,
+        *,
+        run: Run | None = None,
+        session: Session | None = None,
+        events: Sequence[Event] = (),
     ) -> list[Event]:
         # Validate everything first: a bad part means nothing is written.
-        if session is not None and not isinstance(session, Session):
-            raise ValidationError(f"expected a Session, got {type(session).__name__}")
-        if session is not None and session.id not in self._sessions:
-            raise ValidationError(f"flush names unknown session {session.id}")
-        self._check_run(run)
-        self._check_batch(events)
+        new_session = None
         if session is not None:
-            self._sessions[session.id] = session
-        self._put_run(run)
+            new_session = check_session(session).id
+        if run is not None:
+            self._check_run(run, new_session)
+        self._check_batch(events, new_session)
+        if session is not None:
+            self._put_session(session)
+        if run is not None:
+            self._put_run(run)
         return self._store_batch(events)
+
+
+def _check_bounds(**bounds: datetime | None) -> None:
+    for name, value in bounds.items():
+        if value is not None:
+            check_aware(value, name)
 
 
 def _by_id(session: Session) -> str:

@@ -58,10 +58,11 @@ from agent_session_manager.store._common import (
     check_cursor,
     check_event,
     check_limit,
+    check_run,
+    check_session,
     check_timeout,
     check_types,
     encode_event_payload,
-    encode_json,
 )
 from agent_session_manager.store._notify import SessionNotifier
 from agent_session_manager.store.migrations import HEAD_REVISION, check_known_revision
@@ -174,10 +175,7 @@ def _event_from_row(row: Sequence[Any]) -> Event:
 
 
 def _session_row(session: object) -> _SessionRow:
-    if not isinstance(session, Session):
-        raise ValidationError(f"expected a Session, got {type(session).__name__}")
-    encode_json(session.context, f"context of session {session.id}")
-    encode_json(session.metadata, f"metadata of session {session.id}")
+    session = check_session(session)
     return (
         session.id,
         session.agent_id,
@@ -189,10 +187,7 @@ def _session_row(session: object) -> _SessionRow:
 
 
 def _run_row(run: object) -> _RunRow:
-    if not isinstance(run, Run):
-        raise ValidationError(f"expected a Run, got {type(run).__name__}")
-    for name in ("input", "output", "error", "metadata"):
-        encode_json(getattr(run, name), f"{name} of run {run.id}")
+    run = check_run(run)
     return (
         run.id,
         run.session_id,
@@ -949,11 +944,10 @@ class SQLiteSessionStore:
                 try:
                     found = await self._read(query)
                 except BaseException:
-                    future.cancel()  # left in the notifier until the next wake_all (rare path)
+                    self._notifier.unregister(session_id, future)
                     raise
                 if found:
-                    # A zero wait unregisters the future (the notifier has no other way).
-                    await self._notifier.wait(session_id, future, 0)
+                    self._notifier.unregister(session_id, future)
                     break
                 if not await self._notifier.wait(session_id, future, remaining):
                     break
@@ -982,17 +976,21 @@ class SQLiteSessionStore:
             self._waiting.pop(session_id, None)
 
     async def flush(
-        self, *, run: Run, session: Session | None = None, events: Sequence[Event] = ()
+        self,
+        *,
+        run: Run | None = None,
+        session: Session | None = None,
+        events: Sequence[Event] = (),
     ) -> list[Event]:
         session_row = None if session is None else _session_row(session)
-        run_row = _run_row(run)
+        run_row = None if run is None else _run_row(run)
         items = [_event_row(event) for event in events]
 
         def op(conn: sqlite3.Connection, touched: set[str]) -> list[Event]:
             if session_row is not None:
-                _require_session(conn, session_row[0], "flush cannot create a session")
                 _save_session(conn, session_row)
-            _save_run(conn, run_row)
+            if run_row is not None:
+                _save_run(conn, run_row)
             return _append(conn, items, touched)
 
         result: list[Event] = await self._write(op)
