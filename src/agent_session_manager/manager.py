@@ -200,12 +200,12 @@ class SessionManager:
             )
         except ValueError as exc:
             raise ValidationError(f"invalid session: {exc}") from exc
-        await self.store.save_session(session)
-        await self.pipeline.emit(
+        created = self.pipeline.build(
             EmitContext(session.id, provider=self.adapter.name),
             EventType.SESSION_CREATED,
             {"agent_id": session.agent_id, "provider": self.adapter.name},
         )
+        await self.store.flush(session=session, events=[created])
         return session
 
     async def get_session(self, session_id: str) -> Session:
@@ -255,12 +255,12 @@ class SessionManager:
         event_type: EventType | None = None,
     ) -> Session:
         session = (await self.store.get_session(session_id)).transition(target)
-        await self.store.save_session(session)
-        await self.pipeline.emit(
+        event = self.pipeline.build(
             EmitContext(session.id, provider=session.provider),
             event_type or _SESSION_EVENTS[target],
             data,
         )
+        await self.store.flush(session=session, events=[event])  # status and event together
         return session
 
     # -- runs -------------------------------------------------------------------------------

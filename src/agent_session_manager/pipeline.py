@@ -1,5 +1,5 @@
-"""The event pipeline: every event on its way into the log goes validate → redact → enrich →
-persist → callback, in that order.
+"""The event pipeline: every event on its way into the log goes validate → redact → enrich
+(:meth:`EventPipeline.build`) → persist (the store) → callback, in that order.
 
 Lifecycle events from the manager and content events from adapters take the same path, so a
 secret in a tool's output, a prompt or an error message never reaches the store, and a malformed
@@ -83,21 +83,6 @@ class EventPipeline:
             utcnow(),
             None,
         )
-
-    async def emit(
-        self,
-        context: EmitContext,
-        event_type: str,
-        data: Any,
-        *,
-        callback: EventCallback | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Event:
-        """Build, persist and hand the stored event to ``callback``."""
-        stored = await self.store.append_event(self.build(context, event_type, data, metadata))
-        if callback is not None:
-            await invoke_callback(callback, stored)
-        return stored
 
 
 async def invoke_callback(callback: EventCallback, event: Event) -> None:

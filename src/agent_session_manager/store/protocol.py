@@ -12,7 +12,8 @@ checks it):
   bounds, ``since``/``until`` inclusive/exclusive timestamp bounds.
 * ``wait_for_events`` returns as soon as an event matching the filters exists past ``after``,
   woken by the append itself (no polling loop inside one process), or ``[]`` on timeout.
-* ``flush`` persists a run's final state, its session and its last events in one transaction.
+* ``flush`` persists a session, a run and events in one transaction (a run's final state with
+  its terminal event; a session's status change with its lifecycle event).
 """
 
 from __future__ import annotations
@@ -104,9 +105,15 @@ class SessionStore(Protocol):
         ``timeout`` seconds."""
 
     async def flush(
-        self, *, run: Run, session: Session | None = None, events: Sequence[Event] = ()
+        self,
+        *,
+        run: Run | None = None,
+        session: Session | None = None,
+        events: Sequence[Event] = (),
     ) -> list[Event]:
-        """Persist ``events``, ``run`` and ``session`` atomically; return the stored events."""
+        """Persist ``session`` (inserted or replaced), ``run`` and ``events`` in one transaction,
+        in that order, so a new session and its first events can be written together. Return
+        the stored events. Any invalid part raises ``ValidationError`` and nothing is written."""
 
     # -- lifecycle --------------------------------------------------------------------------
     async def close(self) -> None:

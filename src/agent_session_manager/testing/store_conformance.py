@@ -402,6 +402,32 @@ class SessionStoreConformance:
             await store.flush(run=done, session=ended, events=events)
         await self._assert_unchanged(store, session, run)
 
+    async def test_flush_creates_a_session_with_its_first_events(self, store: SessionStore) -> None:
+        session = Session(agent_id="conformance-agent")
+        created = self.event(session.id, 1)
+        stored = await store.flush(session=session, events=[created])
+        assert self.numbers(stored) == [1]
+        assert await store.get_session(session.id) == session
+        assert await store.get_events(session.id) == stored
+        # Without a run: a session's status change and its lifecycle event, together.
+        active = session.transition(SessionStatus.ACTIVE)
+        assert self.numbers(await store.flush(session=active, events=[self.event(session.id)])) == [
+            2
+        ]
+        assert (await store.get_session(session.id)).status is SessionStatus.ACTIVE
+
+    async def test_flush_of_a_new_session_with_a_bad_event_writes_nothing(
+        self, store: SessionStore
+    ) -> None:
+        session = Session(agent_id="conformance-agent")
+        bad = self.event(session.id, data={"not_json": object()})
+        with pytest.raises(ValidationError):
+            await store.flush(session=session, events=[self.event(session.id), bad])
+        with pytest.raises(SessionNotFound):
+            await store.get_session(session.id)
+        assert await store.latest_sequence(session.id) == 0
+        assert await store.get_events(session.id) == []
+
     async def test_append_events_is_all_or_nothing(self, store: SessionStore) -> None:
         session = await self.new_session(store)
         await store.append_event(self.event(session.id))
