@@ -4,6 +4,8 @@ coding agents.
 This module is the public API; everything is re-exported from here and nothing else lives here.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from agent_session_manager.core.capabilities import (
     Capability,
     CapabilityResolver,
@@ -48,7 +50,30 @@ from agent_session_manager.providers.scripted import Scenario, ScriptedAdapter
 from agent_session_manager.store.memory import InMemorySessionStore
 from agent_session_manager.store.protocol import SessionStore
 
+if TYPE_CHECKING:
+    from agent_session_manager.store.factory import default_store_url, open_store
+    from agent_session_manager.store.sqlite import SQLiteSessionStore
+
 __version__ = "0.1.0"
+
+# Backends load on first use, so `import agent_session_manager` stays light.
+_LAZY = {
+    "SQLiteSessionStore": "agent_session_manager.store.sqlite",
+    "open_store": "agent_session_manager.store.factory",
+    "default_store_url": "agent_session_manager.store.factory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_RUN_TIMEOUT",
@@ -86,6 +111,7 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "RunTimeout",
+    "SQLiteSessionStore",
     "Scenario",
     "ScriptedAdapter",
     "SecretPattern",
@@ -99,5 +125,7 @@ __all__ = [
     "ToolError",
     "ValidationError",
     "__version__",
+    "default_store_url",
     "is_retryable",
+    "open_store",
 ]
