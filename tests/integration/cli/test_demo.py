@@ -1,0 +1,62 @@
+"""``asm demo``: a complete scripted session rendered live, a summary, one session per demo."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.integration.cli.conftest import CLI, base_env
+
+
+def test_demo_renders_live_and_summarises(cli: CLI) -> None:
+    result = cli.run("demo")
+    assert result.code == 0, result.stderr
+    out = result.stdout
+    # The compact rendering, in order: session, input, run, streamed plan, tools, usage, end.
+    for token in (
+        "s+ s> << Look around this project",
+        "r+ scripted-coder-1 >> I'll look at the project layout first",
+        "t+bash t-bash tr:pyproject.toml src tests",
+        'tr:{"path":"README.md","bytes_written":',
+        "tk:1240/96",
+        "tk:1585/142",
+        "r-:end s-",
+        "2 tools",
+    ):
+        assert token in out
+    assert out.index("t+bash") < out.index("t+write_file") < out.index("r-:end")
+    session_id = re.search(r"^session\s+(ses_[0-9a-f]{32})$", out, re.M)
+    run_id = re.search(r"^run\s+(run_[0-9a-f]{32})$", out, re.M)
+    assert session_id
+    assert run_id
+    assert re.search(r"^status\s+completed$", out, re.M)
+    assert re.search(r"^tokens\s+2,825 in / 238 out / 3,063 total$", out, re.M)
+    events = re.search(r"^events\s+(\d+)$", out, re.M)
+    assert events
+    assert re.search(rf"^store\s+sqlite:///{re.escape(str(cli.tmp_path))}/asm.db$", out, re.M)
+
+    stored = cli.store(lambda store: store.get_events(session_id.group(1)))
+    assert int(events.group(1)) == len(stored)
+    assert stored[-1].type == "session_completed"
+    run = cli.json("runs", "show", run_id.group(1))
+    assert run["status"] == "completed"
+    assert run["turn_count"] == 2
+
+
+def test_demo_twice_leaves_two_sessions_in_the_default_store(tmp_path: Path) -> None:
+    # No ASM_STORE: the default store under the (temporary) user data directory.
+    cli = CLI(base_env(tmp_path), "", tmp_path)
+    first = cli.run("demo")
+    second = cli.run("demo")
+    assert first.code == 0, first.stderr
+    assert second.code == 0, second.stderr
+    default_db = tmp_path / "xdg-data" / "agent-session-manager" / "asm.db"
+    assert f"sqlite:///{default_db}" in first.stdout
+    assert default_db.exists()
+    sessions = cli.json("sessions", "list")
+    assert len(sessions) == 2
+    assert {s["status"] for s in sessions} == {"completed"}
+    assert all(s["tags"] == ["demo"] for s in sessions)
+    listing = cli.run("sessions", "list")
+    for session in sessions:
+        assert session["id"] in listing.stdout
