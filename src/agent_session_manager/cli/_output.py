@@ -23,8 +23,11 @@ if TYPE_CHECKING:
 
 
 def out(text: str = "", *, nl: bool = True) -> None:
-    """Write ``text`` to stdout (flushed, so live output shows at once)."""
-    typer.echo(text, nl=nl)
+    """Write ``text`` to stdout (flushed, so live output shows at once).
+
+    ANSI codes are kept: text carries them only when :func:`color_enabled` said so.
+    """
+    typer.echo(text, nl=nl, color=True)
 
 
 def err(text: str = "", *, nl: bool = True) -> None:

@@ -208,3 +208,12 @@ def test_prompt_from_stdin(cli: CLI) -> None:
     result = cli.run("run", "-", input="piped prompt\n")
     assert result.code == 0, result.stderr
     assert "<< piped prompt" in result.stdout
+
+
+def test_colour_only_when_asked(cli: CLI) -> None:
+    plain = cli.run("run", "hi")
+    assert "\x1b[" not in plain.stdout
+    env = {k: v for k, v in cli.env.items() if k != "NO_COLOR"}
+    coloured = CLI({**env, "FORCE_COLOR": "1"}, cli.store_url, cli.tmp_path).run("run", "hi")
+    assert coloured.code == 0, coloured.stderr
+    assert "\x1b[0;34mr+\x1b[0m" in coloured.stdout
