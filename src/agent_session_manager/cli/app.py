@@ -106,6 +106,8 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_FAILURE
     except Exception as exc:
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            return _usage_failure(exc)  # a plain click exception (typer without vendored click)
         return _fail(exc, f"unexpected {type(exc).__name__}: {exc}", EXIT_FAILURE)
     return result if isinstance(result, int) else EXIT_OK
 
@@ -119,7 +121,7 @@ def _fail(exc: BaseException, message: str, code: int) -> int:
     return code
 
 
-def _usage_failure(exc: typer.TyperException) -> int:
+def _usage_failure(exc: Any) -> int:
     ctx = getattr(exc, "ctx", None)
     if type(exc).__name__ == "NoArgsIsHelpError":
         # A command group called without a subcommand: show its help (rich has printed it).
