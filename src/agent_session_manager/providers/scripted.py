@@ -17,6 +17,7 @@ from typing import Any
 from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ASMError, ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
+from agent_session_manager.core.ids import new_id
 from agent_session_manager.providers.base import ProviderEvent, RunRequest
 
 
@@ -27,7 +28,12 @@ class _Delay:
 
 @dataclass(frozen=True, slots=True)
 class _Fail:
-    error: ASMError
+    message: str
+    code: str
+    retryable: bool | None
+
+    def error(self) -> ASMError:
+        return ProviderError(self.message, code=self.code, retryable=self.retryable)
 
 
 _Step = ProviderEvent | _Delay | _Fail
@@ -134,8 +140,7 @@ class Scenario:
         self, message: str, *, code: str = "provider_error", retryable: bool | None = None
     ) -> Scenario:
         """End the run with a provider error."""
-        error = ProviderError(message, code=code, retryable=retryable)
-        return self._add(_Fail(error), open_turn=self._open_turn)
+        return self._add(_Fail(message, code, retryable), open_turn=self._open_turn)
 
     def event(self, event_type: str, data: Any = None) -> Scenario:
         """Emit an arbitrary event as is, valid or not (to test how an app copes)."""
@@ -201,8 +206,8 @@ class ScriptedAdapter:
             yield ProviderEvent(
                 EventType.RUN_STARTED,
                 {
-                    "provider_session_id": request.provider_session_id
-                    or f"scripted-{request.session_id}",
+                    # Resume the handle the manager passed, else start a new conversation.
+                    "provider_session_id": request.provider_session_id or new_id("scripted"),
                     "model": request.options.model or scenario.model,
                 },
             )
@@ -214,7 +219,7 @@ class ScriptedAdapter:
                 elif isinstance(step, _Delay):
                     await _sleep_unless(cancelled, step.seconds)
                 else:
-                    raise step.error
+                    raise step.error()
             if cancelled.is_set():
                 return
             if scenario._open_turn:
