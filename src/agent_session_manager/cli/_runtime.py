@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from agent_session_manager.config import Settings
     from agent_session_manager.store.protocol import SessionStore
 
 T = TypeVar("T")
@@ -57,9 +58,22 @@ class _State:
         self.debug = os.environ.get("ASM_DEBUG", "").lower() in {"1", "true", "yes", "on"}
         #: ``asm --store URL COMMAND``: the store for commands not given their own ``--store``.
         self.store_url: str | None = None
+        #: ``asm --config FILE COMMAND``: the config file (else $ASM_CONFIG, else the default).
+        self.config_file: str | None = None
 
 
 state = _State()
+
+
+def settings() -> Settings:
+    """The effective configuration (``asm --config FILE`` or the default layers)."""
+    from agent_session_manager.config import load_settings
+    from agent_session_manager.core.errors import ValidationError
+
+    try:
+        return load_settings(state.config_file)
+    except ValidationError as exc:
+        raise UsageError(exc.message) from None
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:
@@ -107,13 +121,13 @@ def interrupts(on_interrupt: Callable[[signal.Signals], bool] | None = None) -> 
 
 @contextlib.asynccontextmanager
 async def open_cli_store(url: str | None) -> AsyncIterator[SessionStore]:
-    """Open the store named by ``--store`` (``None``: the global ``--store``, else
-    ``$ASM_STORE``, else the default file)."""
+    """Open the store named by ``--store`` (``None``: the global ``--store``, else the
+    configured ``store`` (``$ASM_STORE`` or the config file), else the default file)."""
     from agent_session_manager.core.errors import ValidationError
     from agent_session_manager.store.factory import open_store
 
     try:
-        store = await open_store(url if url is not None else state.store_url)
+        store = await open_store(url or state.store_url or settings().store)
     except ValidationError as exc:
         raise UsageError(f"invalid store: {exc.message}") from None
     try:

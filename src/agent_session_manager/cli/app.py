@@ -25,7 +25,7 @@ from agent_session_manager.cli._runtime import (
     CliError,
     state,
 )
-from agent_session_manager.cli.commands import demo, events, run, runs, sessions
+from agent_session_manager.cli.commands import config, demo, events, run, runs, sessions
 from agent_session_manager.core.errors import ASMError
 
 app = typer.Typer(
@@ -44,6 +44,7 @@ app.command("run")(run.run)
 app.command("events")(events.events)
 app.add_typer(sessions.app)
 app.add_typer(runs.app)
+app.add_typer(config.app)
 
 
 def _version(value: bool) -> None:
@@ -64,6 +65,16 @@ def _root(
         bool, typer.Option("--debug", help="Show tracebacks for errors (also ASM_DEBUG=1).")
     ] = False,
     store: StoreOption = None,
+    config_file: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Config file (TOML). Default: $ASM_CONFIG, else config.toml in the user "
+            "config directory.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -78,6 +89,7 @@ def _root(
     if debug:
         state.debug = True
     state.store_url = store
+    state.config_file = config_file
     if ctx.invoked_subcommand is None:
         text = ctx.get_help()  # rich prints it itself and returns ""
         if text.strip():

@@ -144,6 +144,7 @@ def base_env(tmp_path: Path) -> dict[str, str]:
     env.update(
         {
             "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+            "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
             "NO_COLOR": "1",
             "COLUMNS": "200",
             "PYTHONUNBUFFERED": "1",
