@@ -67,6 +67,7 @@ class LivePrinter:
         session_id: str | None = None,
         after: int = 0,
         write: Callable[[str], None] | None = None,
+        observe: Callable[[Event], None] | None = None,
     ) -> None:
         self.store = store
         self.renderer = renderer
@@ -75,6 +76,7 @@ class LivePrinter:
         self.run_id: str | None = None
         self.printed = 0
         self._write = write or _write_stdout
+        self._observe = observe
 
     async def on_event(self, event: Event) -> None:
         """The ``on_event`` callback: print missed earlier events, then ``event``."""
@@ -110,6 +112,8 @@ class LivePrinter:
                 return
             self.cursor = max(self.cursor, sequence)
         self.printed += 1
+        if self._observe is not None:
+            self._observe(event)
         text = self.renderer.render(event)
         if text:
             self._write(text)

@@ -9,6 +9,7 @@ stays active. Also holds :func:`execute_prompt`, the live-run loop ``asm demo`` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -152,20 +153,30 @@ async def _run(
     store_url: str | None,
     system_prompt: str | None,
 ) -> int:
+    from agent_session_manager.cli._progress import terminal_progress
+
     async with open_cli_store(store_url) as store:
         renderer = make_renderer(output_format, color=_output.color_enabled())
-        printer = LivePrinter(store, renderer)
-        result = await execute_prompt(
+        # On a terminal a status line (spinner, elapsed, tokens, cost) sits under the output.
+        progress = terminal_progress(output_format is not OutputFormat.JSONL)
+        printer = LivePrinter(
             store,
-            adapter,
-            printer,
-            prompt,
-            session_id=session_id,
-            options=options,
-            timeout=timeout,
-            session_kwargs={"system_prompt": system_prompt},
+            renderer,
+            write=progress.write if progress else None,
+            observe=progress.observe if progress else None,
         )
-        printer.finish()
+        with progress or contextlib.nullcontext():
+            result = await execute_prompt(
+                store,
+                adapter,
+                printer,
+                prompt,
+                session_id=session_id,
+                options=options,
+                timeout=timeout,
+                session_kwargs={"system_prompt": system_prompt},
+            )
+            printer.finish()
         _summarise(result, printer.printed)
         return exit_code(result)
 
