@@ -65,7 +65,6 @@ class TokenUsage(BaseModel):
 
 
 _FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
-ZERO_USAGE = TokenUsage()
 
 
 def _delta(now: int, before: int) -> int:
