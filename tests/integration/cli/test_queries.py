@@ -192,3 +192,24 @@ def test_events_errors(cli: CLI) -> None:
     bad_type = cli.run("events", "ses_nope", "--type", "not a type")
     assert bad_type.code == 2
     bad_type.assert_one_error_line("invalid event type 'not a type'")
+
+
+def test_sessions_delete_cascades_and_refuses_live_sessions(cli: CLI) -> None:
+    run = cli.run("run", "hello")
+    assert run.code == 0, run.stderr
+    done_id = cli.json("sessions", "list")[0]["id"]
+    live_id = cli.run("sessions", "create").stdout.strip()
+
+    refused = cli.run("sessions", "delete", done_id, live_id)
+    assert refused.code == 1
+    refused.assert_one_error_line("not finished", live_id)
+    assert len(cli.json("sessions", "list")) == 2  # nothing deleted
+
+    deleted = cli.run("sessions", "delete", done_id)
+    assert deleted.code == 0, deleted.stderr
+    assert deleted.stdout.strip() == f"deleted {done_id}"
+    assert cli.run("events", done_id).code == 1  # the session and its log are gone
+    assert cli.run("sessions", "delete", live_id, "--force").code == 0
+    assert cli.json("sessions", "list") == []
+    missing = cli.run("sessions", "delete", "ses_nope")
+    missing.assert_one_error_line("ses_nope")

@@ -14,7 +14,7 @@ import typer
 from agent_session_manager.cli import _output
 from agent_session_manager.cli._options import JsonOption, StoreOption
 from agent_session_manager.cli._providers import check_provider
-from agent_session_manager.cli._runtime import UsageError, open_cli_store, run_async
+from agent_session_manager.cli._runtime import CliError, UsageError, open_cli_store, run_async
 
 if TYPE_CHECKING:
     from agent_session_manager.core.lifecycle import SessionStatus
@@ -191,6 +191,43 @@ async def _create(
         _output.print_json(session.to_dict())
     else:
         _output.out(session.id)
+
+
+@app.command("delete")
+def delete_sessions(
+    session_ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Session ids (ses_…) to delete.")
+    ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Also delete sessions that are still active or paused."),
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Delete sessions with their runs and events (cannot be undone).
+
+    Sessions that are still pending, active or paused are refused unless --force is given.
+    Every id is checked before anything is deleted.
+
+    Examples:
+      asm sessions delete ses_0192…
+      asm sessions delete ses_0192… ses_0193… --force
+    """
+    run_async(_delete(session_ids, force, store))
+
+
+async def _delete(session_ids: list[str], force: bool, store_url: str | None) -> None:
+    async with open_cli_store(store_url) as store:
+        sessions = [await store.get_session(session_id) for session_id in session_ids]
+        live = [s for s in sessions if not s.status.is_terminal]
+        if live and not force:
+            names = ", ".join(f"{s.id} ({s.status})" for s in live)
+            raise CliError(
+                f"refusing to delete sessions that are not finished: {names}; use --force"
+            )
+        for session in sessions:
+            await store.delete_session(session.id)
+            _output.out(f"deleted {session.id}")
 
 
 def print_runs_table(runs: list[Run]) -> None:
