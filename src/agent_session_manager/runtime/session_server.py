@@ -1,0 +1,673 @@
+"""SessionServer: one long-lived object per session that queues, runs and watches its runs.
+
+Runs are submitted to a FIFO queue and executed through the :class:`SessionManager` with at
+most ``max_concurrent_runs`` in flight (and, optionally, a shared :class:`ConcurrencyLimiter`).
+Callers await results by run id, cancel queued or running runs, drain the server, pause and
+resume the session, and subscribe to the session's events. Subscriptions are durable: they
+read the store from a cursor and then follow it (woken by the append itself), so every event
+is delivered exactly once and in sequence order, whenever the subscriber joins. A failing run,
+provider or callback never takes the server down, and memory stays bounded: finished results
+are kept in a small LRU (older ones are rebuilt from the store). The server knows the manager,
+the store port and the limiter; it knows nothing about any particular provider or store
+backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Self
+
+from agent_session_manager.core.capabilities import CapabilityResolver, CapabilityType
+from agent_session_manager.core.errors import (
+    ASMError,
+    ConcurrencyError,
+    InvalidTransition,
+    RunNotFound,
+    RunTimeout,
+    ValidationError,
+)
+from agent_session_manager.core.events import Event
+from agent_session_manager.core.lifecycle import SessionStatus
+from agent_session_manager.core.models import Run
+from agent_session_manager.manager import RunResult, SessionManager, normalize_input
+from agent_session_manager.pipeline import EventCallback
+from agent_session_manager.providers.base import AdapterOptions
+from agent_session_manager.runtime.limiter import ConcurrencyLimiter
+
+logger = logging.getLogger(__name__)
+
+#: Queued (not yet started) runs a server accepts before ``submit_run`` refuses more.
+DEFAULT_MAX_QUEUED_RUNS = 100
+#: Finished results kept in memory for ``await_run``; older ones are rebuilt from the store.
+DEFAULT_RETAINED_RESULTS = 256
+
+_UNSET: Any = object()
+_QUEUED, _STARTING, _RUNNING = "queued", "starting", "running"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """A snapshot of a :class:`SessionServer`."""
+
+    session_id: str
+    queued_runs: tuple[str, ...]
+    in_flight_runs: tuple[str, ...]
+    max_concurrent_runs: int
+    max_queued_runs: int
+    paused: bool
+    closed: bool
+    subscribers: int
+    retained_results: int
+
+    @property
+    def queued_count(self) -> int:
+        return len(self.queued_runs)
+
+    @property
+    def in_flight_count(self) -> int:
+        return len(self.in_flight_runs)
+
+    @property
+    def idle(self) -> bool:
+        return not self.queued_runs and not self.in_flight_runs
+
+
+class _Entry:
+    __slots__ = (
+        "cancel_reason",
+        "cancel_requested",
+        "done",
+        "on_event",
+        "options",
+        "run_id",
+        "state",
+        "task",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        run_id: str,
+        options: AdapterOptions | None,
+        timeout: Any,
+        on_event: EventCallback | None,
+    ) -> None:
+        self.run_id = run_id
+        self.options = options
+        self.timeout = timeout
+        self.on_event = on_event
+        self.state = _QUEUED
+        self.done: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
+        self.task: asyncio.Task[None] | None = None
+        self.cancel_requested = False
+        self.cancel_reason: str | None = None
+
+
+class SessionServer:
+    """Serves one session: a FIFO run queue, result awaiting, cancel, drain and subscriptions.
+
+    Create it with :meth:`open` (which creates the session when no id is given) or with the
+    constructor plus ``await server.start()``; close it with :meth:`close` or use it as an async
+    context manager. ``options``, ``timeout`` and ``on_event`` given to the constructor are the
+    defaults for every run; :meth:`submit_run` can override them per run.
+    """
+
+    def __init__(
+        self,
+        manager: SessionManager,
+        session_id: str,
+        *,
+        max_concurrent_runs: int = 1,
+        max_queued_runs: int = DEFAULT_MAX_QUEUED_RUNS,
+        limiter: ConcurrencyLimiter | None = None,
+        slot_timeout: float | None = None,
+        options: AdapterOptions | None = None,
+        timeout: float | None = _UNSET,
+        on_event: EventCallback | None = None,
+        retained_results: int = DEFAULT_RETAINED_RESULTS,
+    ) -> None:
+        for name, value, low in (
+            ("max_concurrent_runs", max_concurrent_runs, 1),
+            ("max_queued_runs", max_queued_runs, 0),
+            ("retained_results", retained_results, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValidationError(f"{name} must be an integer >= {low}, got {value!r}")
+        self.manager = manager
+        self.session_id = session_id
+        self.max_concurrent_runs = max_concurrent_runs
+        self.max_queued_runs = max_queued_runs
+        self._limiter = limiter
+        self._slot_timeout = slot_timeout
+        self._options = options
+        self._timeout = timeout
+        self._on_event = on_event
+        self._retained = retained_results
+        self._entries: dict[str, _Entry] = {}
+        self._queue: deque[_Entry] = deque()
+        self._finished: OrderedDict[str, asyncio.Future[RunResult]] = OrderedDict()
+        self._subscriptions: set[Subscription] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closed_signal: asyncio.Future[None] | None = None
+        self._started = False
+        self._closed = False
+        self._paused = False
+        self._holds_session_slot = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @classmethod
+    async def open(
+        cls,
+        manager: SessionManager,
+        session_id: str | None = None,
+        *,
+        agent_id: str | None = None,
+        system_prompt: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> SessionServer:
+        """Start a server for ``session_id`` (activated if pending), or for a new session."""
+        if session_id is None:
+            session = await manager.start_session(
+                agent_id, system_prompt=system_prompt, metadata=metadata, tags=tags
+            )
+            session_id = session.id
+        server = cls(manager, session_id, **kwargs)
+        await server.start()
+        return server
+
+    async def start(self) -> None:
+        """Check the session, activate it if pending and take a session slot (if limited)."""
+        if self._started:
+            return
+        if self._closed:
+            raise InvalidTransition(f"session server {self.session_id} is closed")
+        session = await self.manager.get_session(self.session_id)
+        if session.status.is_terminal:
+            raise InvalidTransition(
+                f"session {self.session_id} is {session.status}; it cannot be served",
+                details={"id": self.session_id, "status": str(session.status)},
+            )
+        if self._limiter is not None:
+            await self._limiter.acquire_session(self.session_id, timeout=self._slot_timeout)
+            self._holds_session_slot = True
+        try:
+            if session.status is SessionStatus.PENDING:
+                await self.manager.activate_session(self.session_id)
+            self._paused = session.status is SessionStatus.PAUSED
+        except BaseException:
+            self._release_session_slot()
+            raise
+        self._closed_signal = asyncio.get_running_loop().create_future()
+        self._started = True
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Refuse new runs, cancel queued and running runs, end subscriptions, free slots.
+
+        Idempotent. Call :meth:`drain` first to let work finish instead.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._closed_signal is not None and not self._closed_signal.done():
+            self._closed_signal.set_result(None)
+        try:
+            for entry in list(self._queue):
+                await self._cancel_queued(entry, "session server closed")
+            await asyncio.gather(
+                *(self._cancel_in_flight(e, "session server closed") for e in self._in_flight()),
+                return_exceptions=True,
+            )
+        finally:
+            tasks = [e.task for e in self._entries.values() if e.task is not None]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            self._release_session_slot()
+
+    def _release_session_slot(self) -> None:
+        if self._holds_session_slot and self._limiter is not None:
+            self._holds_session_slot = False
+            self._limiter.release_session(self.session_id)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- runs -------------------------------------------------------------------------------
+    async def submit_run(
+        self,
+        input: str | Mapping[str, Any],
+        *,
+        options: AdapterOptions | None = None,
+        timeout: float | None = _UNSET,
+        on_event: EventCallback | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        required_capabilities: Sequence[CapabilityType | str] = (),
+    ) -> str:
+        """Create a pending run, queue it and return its id at once.
+
+        Raises ``ConcurrencyError`` (``max_runs_exceeded``) when ``max_queued_runs`` runs are
+        already waiting, ``ValidationError`` for unusable input, ``InvalidTransition`` when the
+        server is closed or the session ended.
+        """
+        self._check_open()
+        if len(self._queue) >= self.max_queued_runs and not self._free_slot():
+            raise ConcurrencyError(
+                f"Maximum queued runs exceeded ({self.max_queued_runs}) in session "
+                f"{self.session_id}",
+                code="max_runs_exceeded",
+                details={"max_queued_runs": self.max_queued_runs},
+            )
+        if self._paused:
+            run = await self._create_paused_run(input, metadata, required_capabilities)
+        else:
+            run = await self.manager.start_run(
+                self.session_id,
+                input,
+                metadata=metadata,
+                required_capabilities=required_capabilities,
+            )
+        if self._closed:  # closed while the run was being created
+            await self.manager.cancel_run(run.id, reason="session server closed")
+            self._check_open()
+        entry = _Entry(
+            run.id,
+            options if options is not None else self._options,
+            timeout if timeout is not _UNSET else self._timeout,
+            on_event if on_event is not None else self._on_event,
+        )
+        self._entries[run.id] = entry
+        self._queue.append(entry)
+        self._idle.clear()
+        self._pump()
+        return run.id
+
+    async def await_run(self, run_id: str, *, timeout: float | None = None) -> RunResult:
+        """The result of a run submitted here, waiting for it to finish.
+
+        A run this server does not know raises ``RunNotFound`` at once. A finished run no
+        longer kept in memory is rebuilt from the store. Raises ``RunTimeout`` when ``timeout``
+        seconds pass first (the run keeps going), and re-raises an error that stopped the run
+        from executing at all (for example a store failure).
+        """
+        entry = self._entries.get(run_id)
+        if entry is not None:
+            try:
+                async with asyncio.timeout(timeout):
+                    return await asyncio.shield(entry.done)
+            except TimeoutError:
+                raise RunTimeout(
+                    f"run {run_id} did not finish within {timeout:g} s (it is still {entry.state})",
+                    details={"run_id": run_id, "timeout_s": timeout},
+                ) from None
+        finished = self._finished.get(run_id)
+        if finished is not None:
+            self._finished.move_to_end(run_id)
+            return finished.result()
+        return await self._result_from_store(run_id)
+
+    async def execute_run(
+        self, input: str | Mapping[str, Any], *, timeout: float | None = None, **kwargs: Any
+    ) -> RunResult:
+        """``submit_run`` then ``await_run`` (``timeout`` bounds the wait, not the run)."""
+        run_id = await self.submit_run(input, **kwargs)
+        return await self.await_run(run_id, timeout=timeout)
+
+    async def cancel_run(self, run_id: str, *, reason: str | None = None) -> None:
+        """Cancel a queued or running run and wait until it is recorded ``cancelled``.
+
+        Cancelling a finished run is a no-op; an unknown run raises ``RunNotFound``.
+        """
+        entry = self._entries.get(run_id)
+        if entry is None:
+            if run_id in self._finished:
+                return
+            run = await self._own_run(run_id)
+            if not run.status.is_terminal:
+                await self.manager.cancel_run(run_id, reason=reason)
+            return
+        if entry.state == _QUEUED:
+            await self._cancel_queued(entry, reason)
+        else:
+            await self._cancel_in_flight(entry, reason)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until no run is queued or in flight; ``RunTimeout`` if ``timeout`` passes."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            raise RunTimeout(
+                f"session server {self.session_id} did not drain within {timeout:g} s "
+                f"({len(self._queue)} queued, {len(self._in_flight())} in flight)",
+                details={"timeout_s": timeout},
+            ) from None
+
+    def status(self) -> ServerStatus:
+        return ServerStatus(
+            session_id=self.session_id,
+            queued_runs=tuple(e.run_id for e in self._queue),
+            in_flight_runs=tuple(e.run_id for e in self._in_flight()),
+            max_concurrent_runs=self.max_concurrent_runs,
+            max_queued_runs=self.max_queued_runs,
+            paused=self._paused,
+            closed=self._closed,
+            subscribers=len(self._subscriptions),
+            retained_results=len(self._finished),
+        )
+
+    # -- pause / resume ---------------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    async def pause(self, *, reason: str | None = None) -> None:
+        """Pause the session: queued and newly submitted runs wait; running runs go on."""
+        self._check_open()
+        if self._paused:
+            return
+        self._paused = True
+        try:
+            session = await self.manager.get_session(self.session_id)
+            if session.status is SessionStatus.ACTIVE:
+                await self.manager.pause_session(self.session_id, reason=reason)
+        except BaseException:
+            self._paused = False
+            raise
+
+    async def resume(self) -> None:
+        """Resume a paused session and start the runs that waited."""
+        self._check_open()
+        if not self._paused:
+            return
+        session = await self.manager.get_session(self.session_id)
+        if session.status is SessionStatus.PAUSED:
+            await self.manager.resume_session(self.session_id)
+        self._paused = False
+        self._pump()
+
+    # -- subscriptions ----------------------------------------------------------------------
+    def subscribe(
+        self,
+        *,
+        after: int = 0,
+        run_id: str | None = None,
+        types: Sequence[str] | None = None,
+        follow: bool = True,
+        page_size: int = 500,
+    ) -> Subscription:
+        """Events of this session with ``sequence_number > after``, then live ones.
+
+        Returns an async iterator (also an async context manager; ``aclose()`` ends it). With
+        ``follow`` it waits for new events until the server closes (then delivers what is left
+        and ends); without, it ends after the stored events.
+        """
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise ValidationError(f"after must be an integer >= 0, got {after!r}")
+        if isinstance(types, str):
+            types = [types]
+        subscription = Subscription(self, after, run_id, types, follow, page_size)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    # -- internals --------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidTransition(f"session server {self.session_id} is closed")
+        if not self._started:
+            raise InvalidTransition(
+                f"session server {self.session_id} is not started (use open() or start())"
+            )
+
+    def _in_flight(self) -> list[_Entry]:
+        return [e for e in self._entries.values() if e.state != _QUEUED]
+
+    def _free_slot(self) -> bool:
+        return not self._paused and len(self._in_flight()) < self.max_concurrent_runs
+
+    def _pump(self) -> None:
+        in_flight = len(self._in_flight())
+        while self._queue and not self._paused and not self._closed:
+            if in_flight >= self.max_concurrent_runs:
+                break
+            entry = self._queue.popleft()
+            entry.state = _STARTING
+            in_flight += 1
+            entry.task = asyncio.create_task(
+                self._drive(entry), name=f"asm-session-server-{entry.run_id}"
+            )
+
+    async def _drive(self, entry: _Entry) -> None:
+        try:
+            if self._limiter is not None:
+                async with self._limiter.run_slot(
+                    entry.run_id, session_id=self.session_id, timeout=self._slot_timeout
+                ):
+                    result = await self._execute(entry)
+            else:
+                result = await self._execute(entry)
+        except asyncio.CancelledError:
+            try:
+                result = await asyncio.shield(self._record_cancel(entry))
+            except BaseException as exc:  # includes a second cancel
+                self._complete(entry, error=_as_error(exc))
+                return
+        except Exception as exc:
+            logger.warning("run %s could not execute: %s", entry.run_id, exc)
+            self._complete(entry, error=_as_error(exc))
+            return
+        self._complete(entry, result=result)
+
+    async def _execute(self, entry: _Entry) -> RunResult:
+        entry.state = _RUNNING
+        kwargs: dict[str, Any] = {}
+        if entry.timeout is not _UNSET:
+            kwargs["timeout"] = entry.timeout
+        return await self.manager.execute_run(
+            entry.run_id, options=entry.options, on_event=entry.on_event, **kwargs
+        )
+
+    async def _record_cancel(self, entry: _Entry) -> RunResult:
+        await self.manager.cancel_run(entry.run_id, reason=entry.cancel_reason)
+        return await self._result_from_store(entry.run_id)
+
+    async def _cancel_queued(self, entry: _Entry, reason: str | None) -> None:
+        with contextlib.suppress(ValueError):
+            self._queue.remove(entry)
+        entry.cancel_requested = True
+        entry.cancel_reason = reason
+        entry.state = _STARTING  # no longer queued; counted until recorded
+        try:
+            result = await self._record_cancel(entry)
+        except Exception as exc:
+            self._complete(entry, error=_as_error(exc))
+            raise
+        self._complete(entry, result=result)
+
+    async def _cancel_in_flight(self, entry: _Entry, reason: str | None) -> None:
+        if not entry.cancel_requested:
+            entry.cancel_requested = True
+            entry.cancel_reason = reason
+            # A run the manager is executing is cancelled through it (the reason is kept and
+            # the adapter stopped); one still starting (waiting for a slot) by its task.
+            if entry.run_id in self.manager._active:
+                await self.manager.cancel_run(entry.run_id, reason=reason)
+            elif entry.task is not None:
+                entry.task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(entry.done)
+
+    def _complete(
+        self, entry: _Entry, *, result: RunResult | None = None, error: ASMError | None = None
+    ) -> None:
+        self._entries.pop(entry.run_id, None)
+        future = entry.done
+        if not future.done():
+            if error is not None:
+                future.set_exception(error)
+                future.exception()  # retrieved: awaiting is optional
+            else:
+                assert result is not None
+                future.set_result(result)
+        if self._retained:
+            self._finished[entry.run_id] = future
+            while len(self._finished) > self._retained:
+                self._finished.popitem(last=False)
+        if not self._entries:
+            self._idle.set()
+        self._pump()
+
+    async def _own_run(self, run_id: str) -> Run:
+        run = await self.manager.store.get_run(run_id)
+        if run.session_id != self.session_id:
+            raise RunNotFound(f"run {run_id} does not belong to session {self.session_id}")
+        return run
+
+    async def _result_from_store(self, run_id: str) -> RunResult:
+        run = await self._own_run(run_id)
+        if not run.status.is_terminal:
+            raise RunNotFound(
+                f"run {run_id} was not submitted to this session server (it is {run.status})"
+            )
+        session = await self.manager.get_session(self.session_id)
+        events = await self.manager.store.get_events(self.session_id, run_id=run_id)
+        return RunResult(run, session, tuple(events))
+
+    async def _create_paused_run(
+        self,
+        input: str | Mapping[str, Any],
+        metadata: Mapping[str, Any] | None,
+        required: Sequence[CapabilityType | str],
+    ) -> Run:
+        # The session is paused, so SessionManager.start_run (which needs an active session)
+        # cannot be used; the run is created the same way and waits in the queue.
+        session = await self.manager.get_session(self.session_id)
+        if session.status.is_terminal:
+            raise InvalidTransition(f"session {self.session_id} is {session.status}")
+        messages = normalize_input(input)
+        if required:
+            try:
+                wanted = frozenset(CapabilityType(c) for c in required)
+            except ValueError as exc:
+                raise ValidationError(str(exc), code="invalid_capability_type") from exc
+            CapabilityResolver(required=wanted).negotiate(self.manager.adapter.capabilities())
+        run = Run(
+            session_id=self.session_id,
+            input=self.manager.pipeline.redact({"messages": [m.model_dump() for m in messages]}),
+            metadata=dict(metadata or {}),
+        )
+        await self.manager.store.save_run(run)
+        return run
+
+    def _closed_future(self) -> asyncio.Future[None] | None:
+        return self._closed_signal
+
+
+class Subscription:
+    """A durable, ordered, exactly-once event feed of one session (see
+    :meth:`SessionServer.subscribe`). Iterate it with ``async for``; ``aclose()`` ends it."""
+
+    def __init__(
+        self,
+        server: SessionServer,
+        after: int,
+        run_id: str | None,
+        types: Sequence[str] | None,
+        follow: bool,
+        page_size: int,
+        wait_timeout: float = 30.0,
+    ) -> None:
+        self._server = server
+        self._store = server.manager.store
+        self._session_id = server.session_id
+        self.cursor = after  # the last sequence number examined
+        self._run_id = run_id
+        self._types = frozenset(types) if types is not None else None
+        self._follow = follow
+        self._page = page_size
+        self._wait_timeout = wait_timeout
+        self._buffer: deque[Event] = deque()
+        self._closed = False
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._buffer.clear()
+        self._server._subscriptions.discard(self)
+
+    async def __anext__(self) -> Event:
+        while not self._buffer:
+            if self._closed:
+                raise StopAsyncIteration
+            await self._fill()
+        return self._buffer.popleft()
+
+    async def _fill(self) -> None:
+        events = await self._store.get_events(self._session_id, after=self.cursor, limit=self._page)
+        if not events:
+            signal = self._server._closed_future()
+            ending = self._server.closed or (signal is not None and signal.done())
+            if not self._follow or ending:
+                await self.aclose()
+                return
+            events = await self._wait(signal)
+        for event in events:
+            self.cursor = event.sequence_number or self.cursor
+            if self._run_id is not None and event.run_id != self._run_id:
+                continue
+            if self._types is not None and event.type not in self._types:
+                continue
+            self._buffer.append(event)
+
+    async def _wait(self, signal: asyncio.Future[None] | None) -> list[Event]:
+        waiter = asyncio.ensure_future(
+            self._store.wait_for_events(
+                self._session_id, after=self.cursor, timeout=self._wait_timeout, limit=self._page
+            )
+        )
+        watched: set[asyncio.Future[Any]] = {waiter}
+        if signal is not None:
+            watched.add(signal)
+        try:
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+                await asyncio.gather(waiter, return_exceptions=True)
+        if waiter.cancelled():
+            return []  # the server closed: the next fill delivers what is left and ends
+        return waiter.result()
+
+
+def _as_error(exc: BaseException) -> ASMError:
+    if isinstance(exc, ASMError):
+        return exc
+    if isinstance(exc, asyncio.CancelledError):
+        return ASMError("run task was cancelled before the cancel was recorded", code="cancelled")
+    error = ASMError(f"Run task crashed: {type(exc).__name__}: {exc}", code="internal_error")
+    error.__cause__ = exc
+    return error
