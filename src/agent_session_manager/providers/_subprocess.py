@@ -1,0 +1,338 @@
+"""Running an agent CLI as a child process: spawn, read JSON lines, stop the whole process group.
+
+Every CLI-based adapter (Claude Code, Codex, and later Amp, ACP agents and the shell provider)
+goes through :class:`CLIProcess`: the CLI starts in its own session and process group
+(``start_new_session``) so that stopping it also stops every tool process it spawned; stdout is
+read line by line without blocking the event loop and decoded as JSON objects; stderr is drained
+continuously into a bounded tail (kept for error messages, never allowed to fill the pipe);
+:meth:`CLIProcess.close` sends SIGTERM to the group, SIGKILL after a short grace, and reaps the
+child, so no zombie or orphan survives a cancel. A line that is not a JSON object, or output that
+ends before the adapter saw its terminal event, becomes a ``ProviderError``
+(``provider_protocol_error``) naming the cause. This module knows processes and JSON lines; it
+knows nothing of any particular CLI's event format or of the session manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from agent_session_manager.core.errors import ProviderError
+from agent_session_manager.providers.base import ProviderEvent
+
+logger = logging.getLogger(__name__)
+
+#: Longest stdout line accepted (tool outputs can be large; a longer line is a protocol error).
+MAX_LINE_BYTES = 64 * 1024 * 1024
+#: How much of stderr is kept for error messages.
+STDERR_TAIL_BYTES = 16 * 1024
+#: Seconds between SIGTERM and SIGKILL when stopping a CLI (the SPEC allows 2 s in total).
+TERM_GRACE_S = 1.0
+
+
+class CLINotFound(ProviderError):
+    """The CLI binary does not exist or cannot be executed."""
+
+    default_code = "provider_unavailable"
+
+
+class CLIProcess:
+    """One running CLI. Create with :meth:`spawn`; always :meth:`close` (``async with`` does)."""
+
+    def __init__(self, argv: Sequence[str], process: asyncio.subprocess.Process) -> None:
+        self.argv = tuple(argv)
+        self.process = process
+        self.pid = process.pid
+        #: The process group id (equal to the pid: the CLI leads its own group).
+        self.pgid = process.pid
+        self._stderr: deque[bytes] = deque()
+        self._stderr_size = 0
+        self._stderr_task = asyncio.create_task(self._drain_stderr(), name=f"cli-stderr-{self.pid}")
+        self._close_task: asyncio.Task[None] | None = None
+        self.lines_read = 0
+
+    @classmethod
+    async def spawn(
+        cls,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None,
+    ) -> CLIProcess:
+        """Start ``argv`` in a new process group. ``stdin`` bytes are written then closed
+        (``None``: stdin is ``/dev/null``, so CLIs never wait for input)."""
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                limit=MAX_LINE_BYTES,
+            )
+        except FileNotFoundError as exc:
+            raise CLINotFound(
+                f"cannot run {argv[0]!r}: not found",
+                details={"argv0": argv[0], "cwd": cwd},
+                retryable=False,
+            ) from exc
+        except PermissionError as exc:
+            raise CLINotFound(
+                f"cannot run {argv[0]!r}: {exc.strerror}",
+                details={"argv0": argv[0]},
+                retryable=False,
+            ) from exc
+        child = cls(argv, process)
+        if stdin is not None and process.stdin is not None:
+            try:
+                process.stdin.write(stdin)
+                await process.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            finally:
+                process.stdin.close()
+        logger.debug("spawned %s (pid %d)", argv[0], process.pid)
+        return child
+
+    async def __aenter__(self) -> CLIProcess:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- output ------------------------------------------------------------------------------
+    async def json_lines(self) -> AsyncIterator[dict[str, Any]]:
+        """Each stdout line decoded as a JSON object, until EOF. Blank lines are skipped; a line
+        that is not a JSON object raises ``ProviderError`` (``provider_protocol_error``)."""
+        stdout = self.process.stdout
+        assert stdout is not None
+        while True:
+            try:
+                raw = await stdout.readline()
+            except (ValueError, asyncio.LimitOverrunError) as exc:
+                raise self.protocol_error(
+                    f"stdout line longer than {MAX_LINE_BYTES} bytes"
+                ) from exc
+            if not raw:
+                return
+            line = raw.strip()
+            if not line:
+                continue
+            self.lines_read += 1
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise self.protocol_error(
+                    f"malformed output line {self.lines_read}: {exc}", line=line
+                ) from exc
+            if not isinstance(value, dict):
+                raise self.protocol_error(
+                    f"output line {self.lines_read} is not a JSON object", line=line
+                )
+            yield value
+
+    async def wait(self) -> int:
+        """Wait for the CLI to exit (and stderr to be drained); return its exit code."""
+        code = await self.process.wait()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(asyncio.shield(self._stderr_task), 1.0)
+        return code
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    @property
+    def stderr_tail(self) -> str:
+        """The last :data:`STDERR_TAIL_BYTES` of stderr, decoded."""
+        return b"".join(self._stderr).decode("utf-8", "replace")
+
+    async def _drain_stderr(self) -> None:
+        stream = self.process.stderr
+        if stream is None:
+            return
+        while True:
+            chunk = await stream.read(65536)
+            if not chunk:
+                return
+            self._stderr.append(chunk)
+            self._stderr_size += len(chunk)
+            while self._stderr_size > STDERR_TAIL_BYTES and len(self._stderr) > 1:
+                self._stderr_size -= len(self._stderr.popleft())
+            if self._stderr_size > STDERR_TAIL_BYTES:
+                only = self._stderr.pop()[-STDERR_TAIL_BYTES:]
+                self._stderr.append(only)
+                self._stderr_size = len(only)
+
+    # -- errors ------------------------------------------------------------------------------
+    def protocol_error(self, message: str, *, line: bytes | None = None) -> ProviderError:
+        """A ``provider_protocol_error`` with the CLI, the offending line and stderr's tail."""
+        details: dict[str, Any] = {"cli": os.path.basename(self.argv[0])}
+        if line is not None:
+            details["line"] = line[:500].decode("utf-8", "replace")
+        if self.returncode is not None:
+            details["exit_code"] = self.returncode
+        stderr = self.stderr_tail.strip()
+        if stderr:
+            details["stderr"] = stderr[-2000:]
+        return ProviderError(
+            f"{details['cli']}: {message}", code="provider_protocol_error", details=details
+        )
+
+    async def exit_error(self, what: str = "before reporting a result") -> ProviderError:
+        """The error for a CLI whose output ended early: waits for its exit code first."""
+        try:
+            code = await asyncio.wait_for(self.wait(), 5.0)
+        except TimeoutError:
+            code = None
+        stderr = self.stderr_tail.strip().splitlines()
+        cause = f": {stderr[-1]}" if stderr else ""
+        status = f"exited with code {code}" if code is not None else "closed its output"
+        return self.protocol_error(f"{status} {what}{cause}")
+
+    # -- stopping ----------------------------------------------------------------------------
+    def signal_group(self, sig: signal.Signals) -> bool:
+        """Send ``sig`` to the CLI's whole process group; False when the group is gone."""
+        try:
+            os.killpg(self.pgid, sig)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # pragma: no cover - a reused pgid we do not own
+            return False
+        return True
+
+    async def close(self, grace: float = TERM_GRACE_S) -> None:
+        """Stop the CLI and everything in its process group, then reap it.
+
+        Idempotent and safe to call concurrently (every caller waits for the same stop); the
+        stop itself is shielded, so cancelling a caller never leaves the group half-stopped. A
+        CLI that already exited has its group swept too, so tool processes it left behind do
+        not outlive the run.
+        """
+        if self._close_task is None:
+            self._close_task = asyncio.ensure_future(self._close(grace))
+        await asyncio.shield(self._close_task)
+
+    async def _close(self, grace: float) -> None:
+        try:
+            if self.process.returncode is None:
+                self.signal_group(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(asyncio.shield(self.process.wait()), grace)
+                except TimeoutError:
+                    logger.debug("%s ignored SIGTERM; killing its group", self.argv[0])
+        finally:
+            self.signal_group(signal.SIGKILL)
+            self._stderr_task.cancel()
+        await self.process.wait()  # reaped (asyncio's child watcher waits for it)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._stderr_task
+
+
+class LineParser(Protocol):
+    """Turns one CLI's JSON objects into canonical events (pure: no I/O, no clock)."""
+
+    @property
+    def finished(self) -> bool:
+        """True once the parser has produced the run's terminal event."""
+
+    def feed(self, obj: dict[str, Any]) -> list[ProviderEvent]:
+        """The events for one output object (often none)."""
+
+
+class CLIRuns:
+    """The CLI processes of the runs an adapter is executing, by run id (for ``cancel``)."""
+
+    def __init__(self) -> None:
+        self._processes: dict[str, CLIProcess] = {}
+        self._cancelled: set[str] = set()
+
+    def running(self, run_id: str) -> CLIProcess | None:
+        return self._processes.get(run_id)
+
+    async def stream(
+        self,
+        run_id: str,
+        argv: Sequence[str],
+        parser: LineParser,
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None,
+    ) -> AsyncIterator[ProviderEvent]:
+        """Run ``argv`` and yield the parser's events. The process group is stopped when the
+        stream ends, is closed, or :meth:`cancel` is called (then the stream just ends)."""
+        process = await CLIProcess.spawn(argv, cwd=cwd, env=env, stdin=stdin)
+        self._processes[run_id] = process
+        try:
+            try:
+                async for obj in process.json_lines():
+                    for event in parser.feed(obj):
+                        yield event
+            except ProviderError:
+                if run_id in self._cancelled:
+                    return
+                raise
+            if run_id in self._cancelled:
+                return
+            await process.wait()
+            if not parser.finished:
+                raise await process.exit_error()
+        finally:
+            self._processes.pop(run_id, None)
+            self._cancelled.discard(run_id)
+            await process.close()
+
+    async def cancel(self, run_id: str) -> None:
+        """Stop the run's process group (within ~1 s: SIGTERM, then SIGKILL) and reap it."""
+        process = self._processes.get(run_id)
+        if process is None:
+            return
+        self._cancelled.add(run_id)
+        await process.close()
+
+
+def status_error(
+    status: int | None,
+    message: str,
+    *,
+    provider_error: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> ProviderError:
+    """A ``ProviderError`` for an HTTP status the model API answered (code and ``retryable``
+    follow the status: 400 is final, 429/5xx/529 overloaded may succeed later)."""
+    code = _STATUS_CODES.get(status or 0)
+    if code is None:
+        code = "provider_unavailable" if status is not None and status >= 500 else "provider_error"
+    extra = dict(details or {})
+    if status is not None:
+        extra["http_status"] = status
+    return ProviderError(message, code=code, details=extra, provider_error=provider_error)
+
+
+_STATUS_CODES = {
+    400: "provider_error",
+    401: "provider_authentication_failed",
+    403: "provider_authentication_failed",
+    404: "provider_error",
+    408: "provider_timeout",
+    413: "provider_error",
+    422: "provider_error",
+    429: "provider_rate_limited",
+    500: "provider_unavailable",
+    502: "provider_unavailable",
+    503: "provider_overloaded",
+    504: "provider_timeout",
+    529: "provider_overloaded",
+}

@@ -1,0 +1,428 @@
+"""The Claude Code adapter: drives the ``claude`` CLI in print mode with its stream-json output.
+
+Each run is one ``claude -p --output-format stream-json --verbose --include-partial-messages``
+process (``--resume <session id>`` continues the conversation of an earlier run), spawned through
+the shared subprocess module. :class:`ClaudeStreamParser` turns its JSON lines into canonical
+events, handling the CLI's quirks: one API message split over several ``assistant`` lines (one
+per content block), per-call usage only in the partial ``stream_event`` lines, ``total_cost_usd``
+cumulative across resumes, and API errors reported as ``subtype: "success"`` with
+``is_error: true``. This module knows the ``claude`` command line and its output; it never
+imports ``claude-agent-sdk`` and knows nothing of stores or the session manager.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from agent_session_manager.core.capabilities import Capability, CapabilityType
+from agent_session_manager.core.errors import ProviderError
+from agent_session_manager.core.events import EventType
+from agent_session_manager.core.usage import TokenUsage
+from agent_session_manager.providers._subprocess import CLINotFound, CLIRuns, status_error
+from agent_session_manager.providers.base import (
+    AdapterOptions,
+    PermissionMode,
+    ProviderEvent,
+    RunRequest,
+)
+
+__all__ = ["PERMISSION_FLAGS", "ClaudeAdapter", "ClaudeStreamParser", "claude_usage"]
+
+#: ``PermissionMode`` → the ``claude`` flags that implement it (see docs/providers.md).
+PERMISSION_FLAGS: dict[PermissionMode, tuple[str, ...]] = {
+    PermissionMode.DEFAULT: ("--permission-mode", "default"),
+    PermissionMode.ACCEPT_EDITS: ("--permission-mode", "acceptEdits"),
+    PermissionMode.PLAN: ("--permission-mode", "plan"),
+    PermissionMode.FULL_AUTO: ("--permission-mode", "bypassPermissions"),
+    PermissionMode.DANGEROUSLY_SKIP_PERMISSIONS: ("--dangerously-skip-permissions",),
+}
+
+
+def claude_usage(raw: Mapping[str, Any] | None) -> TokenUsage:
+    """An Anthropic ``usage`` object as a :class:`TokenUsage` (input counts cache reads and
+    writes too, as the library's usage does)."""
+    if not raw:
+        return TokenUsage()
+    cache_read = int(raw.get("cache_read_input_tokens") or 0)
+    cache_creation = int(raw.get("cache_creation_input_tokens") or 0)
+    return TokenUsage(
+        input_tokens=int(raw.get("input_tokens") or 0) + cache_read + cache_creation,
+        output_tokens=int(raw.get("output_tokens") or 0),
+        cache_read_tokens=cache_read,
+        cache_creation_tokens=cache_creation,
+    )
+
+
+class ClaudeStreamParser:
+    """Turns ``claude --output-format stream-json`` objects into canonical events (pure).
+
+    ``resumed`` says whether the run continues an earlier session (then ``total_cost_usd``,
+    which the CLI reports cumulatively, is not the run's cost).
+    """
+
+    def __init__(self, *, resumed: bool = False) -> None:
+        self.resumed = resumed
+        self._finished = False
+        self._tools: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._denied: dict[str, str] = {}
+        self._usage_reported = TokenUsage()
+        self._call_usage: dict[str, Any] = {}
+        self._call_stop: str | None = None
+        self._turns = 0
+        self._api_error: dict[str, Any] | None = None
+        self.session_id: str | None = None
+        self.model: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def feed(self, obj: dict[str, Any]) -> list[ProviderEvent]:
+        kind = obj.get("type")
+        if kind == "system":
+            return self._system(obj)
+        if kind == "stream_event":
+            return self._stream_event(obj.get("event") or {})
+        if kind == "assistant":
+            return self._assistant(obj)
+        if kind == "user":
+            return self._user(obj)
+        if kind == "result":
+            return self._result(obj)
+        return []
+
+    # -- line kinds --------------------------------------------------------------------------
+    def _system(self, obj: dict[str, Any]) -> list[ProviderEvent]:
+        subtype = obj.get("subtype")
+        if subtype == "init":
+            self.session_id = obj.get("session_id")
+            self.model = obj.get("model")
+            data: dict[str, Any] = {}
+            if isinstance(self.session_id, str):
+                data["provider_session_id"] = self.session_id
+            if isinstance(self.model, str):
+                data["model"] = self.model
+            if isinstance(obj.get("tools"), list):
+                data["tools"] = obj["tools"]
+            return [ProviderEvent(EventType.RUN_STARTED, data)]
+        if subtype == "permission_denied":
+            call_id = obj.get("tool_use_id")
+            if isinstance(call_id, str):
+                self._denied[call_id] = str(obj.get("message") or "permission denied")
+        return []
+
+    def _stream_event(self, event: dict[str, Any]) -> list[ProviderEvent]:
+        kind = event.get("type")
+        if kind == "message_start":
+            message = event.get("message") or {}
+            self._call_usage = dict(message.get("usage") or {})
+            self._call_stop = None
+            return []
+        if kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                return [ProviderEvent(EventType.MESSAGE_STREAMED, {"delta": str(delta["text"])})]
+            return []
+        if kind == "message_delta":
+            self._call_usage.update(event.get("usage") or {})
+            self._call_stop = (event.get("delta") or {}).get("stop_reason")
+            return []
+        if kind == "message_stop":
+            usage = claude_usage(self._call_usage)
+            self._usage_reported = self._usage_reported + usage
+            self._turns += 1
+            turn: dict[str, Any] = {"turn": self._turns}
+            if isinstance(self._call_stop, str):
+                turn["stop_reason"] = self._call_stop
+            data: dict[str, Any] = {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+                "cache_creation_tokens": usage.cache_creation_tokens,
+            }
+            if self.model:
+                data["model"] = self.model
+            return [
+                ProviderEvent(EventType.TOKEN_USAGE_UPDATED, data),
+                ProviderEvent(EventType.TURN_COMPLETED, turn),
+            ]
+        return []
+
+    def _assistant(self, obj: dict[str, Any]) -> list[ProviderEvent]:
+        message = obj.get("message") or {}
+        if obj.get("is_api_error_message") or obj.get("api_error_status") is not None:
+            # The CLI turns an API error into a synthetic assistant message; the result line
+            # that follows fails the run, so the text is kept only as the error's message.
+            self._api_error = {
+                "status": obj.get("api_error_status"),
+                "type": obj.get("api_error_type") or obj.get("error"),
+            }
+            return []
+        events: list[ProviderEvent] = []
+        message_id = message.get("id")
+        model = message.get("model")
+        for block in message.get("content") or []:
+            kind = block.get("type")
+            if kind == "text":
+                data: dict[str, Any] = {"role": "assistant", "content": str(block.get("text", ""))}
+                if isinstance(message_id, str):
+                    data["message_id"] = message_id
+                if isinstance(model, str):
+                    data["model"] = model
+                events.append(ProviderEvent(EventType.MESSAGE_RECEIVED, data))
+            elif kind == "tool_use":
+                call_id = str(block.get("id", ""))
+                name = str(block.get("name", ""))
+                tool_input = block.get("input")
+                tool_input = dict(tool_input) if isinstance(tool_input, dict) else {}
+                self._tools[call_id] = (name, tool_input)
+                events.append(
+                    ProviderEvent(
+                        EventType.TOOL_CALL_STARTED,
+                        {"tool_call_id": call_id, "tool_name": name, "tool_input": tool_input},
+                    )
+                )
+            elif kind == "thinking" and block.get("thinking"):
+                events.append(
+                    ProviderEvent("thinking_received", {"content": str(block["thinking"])})
+                )
+        return events
+
+    def _user(self, obj: dict[str, Any]) -> list[ProviderEvent]:
+        content = (obj.get("message") or {}).get("content")
+        if not isinstance(content, list):
+            return []
+        decisions = {
+            meta.get("id"): (meta.get("permission_decision") or {}).get("decision")
+            for meta in obj.get("tool_result_meta") or []
+            if isinstance(meta, dict)
+        }
+        events = []
+        for block in content:
+            if not isinstance(block, dict) or block.get("type") != "tool_result":
+                continue
+            call_id = str(block.get("tool_use_id", ""))
+            name, tool_input = self._tools.get(call_id, ("unknown", {}))
+            output = _result_text(block.get("content"))
+            data: dict[str, Any] = {
+                "tool_call_id": call_id,
+                "tool_name": name,
+                "tool_input": tool_input,
+                "tool_output": output,
+            }
+            if block.get("is_error"):
+                denied = call_id in self._denied or decisions.get(call_id) == "reject"
+                data["error_message"] = self._denied.get(call_id) or output or "tool failed"
+                data["reason"] = "permission_denied" if denied else "tool_error"
+                events.append(ProviderEvent(EventType.TOOL_CALL_FAILED, data))
+            else:
+                events.append(ProviderEvent(EventType.TOOL_CALL_COMPLETED, data))
+        return events
+
+    def _result(self, obj: dict[str, Any]) -> list[ProviderEvent]:
+        self._finished = True
+        events: list[ProviderEvent] = []
+        usage = claude_usage(obj.get("usage"))
+        # Usage not yet reported per call (no partial messages): report the rest now.
+        rest = usage.since(self._usage_reported)
+        if rest.total_tokens:
+            data: dict[str, Any] = {
+                "input_tokens": rest.input_tokens,
+                "output_tokens": rest.output_tokens,
+                "cache_read_tokens": rest.cache_read_tokens,
+                "cache_creation_tokens": rest.cache_creation_tokens,
+            }
+            if self.model:
+                data["model"] = self.model
+            events.append(ProviderEvent(EventType.TOKEN_USAGE_UPDATED, data))
+        if obj.get("is_error") or obj.get("subtype") != "success":
+            events.append(ProviderEvent(EventType.RUN_FAILED, self._failure(obj)))
+            return events
+        completion: dict[str, Any] = {
+            "stop_reason": str(obj.get("stop_reason") or "end_turn"),
+            "token_usage": usage.to_dict(),
+        }
+        if isinstance(obj.get("result"), str):
+            completion["content"] = obj["result"]
+        cost = _run_cost(obj, self.resumed)
+        if cost is not None:
+            completion["cost_usd"] = cost
+        events.append(ProviderEvent(EventType.RUN_COMPLETED, completion))
+        return events
+
+    def _failure(self, obj: dict[str, Any]) -> dict[str, Any]:
+        status = obj.get("api_error_status")
+        if status is None and self._api_error is not None:
+            status = self._api_error.get("status")
+        message = str(obj.get("result") or "") or "; ".join(str(e) for e in obj.get("errors") or [])
+        raw = {
+            k: obj[k]
+            for k in ("subtype", "terminal_reason", "api_error_status", "api_error_type")
+            if obj.get(k) is not None
+        }
+        if isinstance(status, int):
+            error = status_error(status, message or f"API error {status}", provider_error=raw)
+        else:
+            subtype = str(obj.get("subtype") or "error")
+            error = ProviderError(
+                message or f"claude ended with {subtype}",
+                code="provider_error",
+                details={"subtype": subtype},
+                provider_error=raw,
+            )
+        data: dict[str, Any] = {
+            "error_code": error.code,
+            "error_message": error.message,
+            "retryable": error.retryable,
+            "provider_error": raw,
+        }
+        if error.details:
+            data["details"] = error.details
+        return data
+
+
+def _result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
+    return "" if content is None else str(content)
+
+
+def _run_cost(obj: Mapping[str, Any], resumed: bool) -> float | None:
+    since = obj.get("model_usage_since_last_result")
+    if isinstance(since, dict) and since:
+        costs = [m.get("costUSD") for m in since.values() if isinstance(m, dict)]
+        numbers = [float(c) for c in costs if isinstance(c, int | float)]
+        if len(numbers) == len(costs):
+            return sum(numbers)
+    total = obj.get("total_cost_usd")
+    if not resumed and isinstance(total, int | float):
+        return float(total)
+    return None
+
+
+class ClaudeAdapter:
+    """A ``ProviderAdapter`` running the ``claude`` CLI (Claude Code).
+
+    ``binary`` is the path of ``claude``; without it ``$ASM_CLAUDE_PATH`` is used, else
+    ``claude`` on ``PATH``. ``extra_args`` are added to every command line. Options map as
+    documented in docs/providers.md; ``options.extra`` entries whose key starts with ``-`` are
+    passed as flags (``True``: the flag alone; a list: the flag repeated), ``partial_messages``
+    (default ``True``) toggles ``--include-partial-messages`` and ``append_system_prompt`` adds
+    ``--append-system-prompt``.
+    """
+
+    def __init__(
+        self,
+        binary: str | None = None,
+        *,
+        name: str = "claude",
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self._binary = binary
+        self._name = name
+        self._extra_args = tuple(extra_args)
+        self._runs = CLIRuns()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def capabilities(self) -> Sequence[Capability]:
+        return (
+            Capability(name="streaming", type=CapabilityType.STREAMING),
+            Capability(name="tools", type=CapabilityType.TOOL),
+            Capability(name="code_execution", type=CapabilityType.CODE_EXECUTION),
+            Capability(name="file_access", type=CapabilityType.FILE_ACCESS),
+            Capability(name="resume", type=CapabilityType.RESUME),
+            Capability(name="cancel", type=CapabilityType.CANCEL),
+        )
+
+    def binary_path(self, env: Mapping[str, str] | None = None) -> str:
+        """The ``claude`` to run (raises ``provider_unavailable`` when there is none)."""
+        if self._binary:
+            return self._binary
+        source = {**os.environ, **(env or {})}
+        configured = source.get("ASM_CLAUDE_PATH")
+        if configured:
+            return configured
+        found = shutil.which("claude", path=source.get("PATH"))
+        if found is None:
+            raise CLINotFound(
+                "the claude CLI was not found: install @anthropic-ai/claude-code, put it on "
+                "PATH or set ASM_CLAUDE_PATH",
+                retryable=False,
+            )
+        return found
+
+    def command(self, request: RunRequest) -> list[str]:
+        """The full command line for ``request`` (binary first)."""
+        options = request.options
+        argv = [
+            self.binary_path(options.env),
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+        ]
+        extra = dict(options.extra)
+        if extra.pop("partial_messages", True):
+            argv.append("--include-partial-messages")
+        argv += _option_flags(options)
+        append = extra.pop("append_system_prompt", None)
+        if isinstance(append, str):
+            argv += ["--append-system-prompt", append]
+        if request.provider_session_id:
+            argv += ["--resume", request.provider_session_id]
+        argv += _passthrough(extra)
+        argv += self._extra_args
+        argv += ["--", request.prompt]
+        return argv
+
+    async def stream(self, request: RunRequest) -> AsyncIterator[ProviderEvent]:
+        options = request.options
+        argv = self.command(request)
+        parser = ClaudeStreamParser(resumed=request.provider_session_id is not None)
+        env = {**os.environ, **options.env}
+        async for event in self._runs.stream(
+            request.run_id, argv, parser, cwd=options.cwd, env=env
+        ):
+            yield event
+
+    async def cancel(self, run_id: str) -> None:
+        await self._runs.cancel(run_id)
+
+
+def _option_flags(options: AdapterOptions) -> list[str]:
+    flags = list(PERMISSION_FLAGS[options.permission_mode])
+    if options.model:
+        flags += ["--model", options.model]
+    if options.max_turns is not None:
+        flags += ["--max-turns", str(options.max_turns)]
+    if options.system_prompt is not None:
+        flags += ["--system-prompt", options.system_prompt]
+    if options.allowed_tools:
+        flags += ["--allowedTools", ",".join(options.allowed_tools)]
+    if options.denied_tools:
+        flags += ["--disallowedTools", ",".join(options.denied_tools)]
+    return flags
+
+
+def _passthrough(extra: Mapping[str, Any]) -> list[str]:
+    """``extra`` entries keyed by a flag (``"--add-dir": "/x"``) as command-line arguments."""
+    args: list[str] = []
+    for key, value in extra.items():
+        if not key.startswith("-") or value is None or value is False:
+            continue
+        if value is True:
+            args.append(key)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                args += [key, str(item)]
+        else:
+            args += [key, str(value)]
+    return args
