@@ -16,6 +16,7 @@ from agent_session_manager.runtime.session_server import (
     SessionServer,
     Subscription,
 )
+from agent_session_manager.runtime.stream_session import StreamSession, open_stream, stream_session
 
 __all__ = [
     "INTERRUPT_CAPABILITY",
@@ -25,6 +26,9 @@ __all__ = [
     "LimiterStatus",
     "ServerStatus",
     "SessionServer",
+    "StreamSession",
     "Subscription",
     "SupportsInterrupt",
+    "open_stream",
+    "stream_session",
 ]
