@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test tools lint typecheck unit bench clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,28 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The pinned agent CLIs the provider tests drive against the fake model server, installed into a
+# git-ignored project folder (never globally) and reused while the versions match. Without npm the
+# real-CLI tests skip, except under CI=true, where they must run.
+TOOLS := .tools/npm
+CLAUDE_CODE_VERSION := 2.1.331
+CODEX_VERSION := 0.169.0
+
+tools:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$$CI" = "true" ]; then echo "npm is required under CI=true (real-CLI tests)" >&2; exit 1; fi; \
+	  echo "npm not found: the real-CLI provider tests will be skipped"; exit 0; \
+	fi; \
+	if grep -qs '"version": "$(CLAUDE_CODE_VERSION)"' $(TOOLS)/node_modules/@anthropic-ai/claude-code/package.json \
+	  && grep -qs '"version": "$(CODEX_VERSION)"' $(TOOLS)/node_modules/@openai/codex/package.json \
+	  && [ -x $(TOOLS)/node_modules/.bin/claude ] && [ -x $(TOOLS)/node_modules/.bin/codex ]; then \
+	  echo "agent CLIs up to date in $(TOOLS)"; \
+	else \
+	  mkdir -p $(TOOLS) && npm install --prefix $(TOOLS) --no-audit --no-fund --no-save --loglevel=error \
+	    @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) @openai/codex@$(CODEX_VERSION); \
+	fi
+
+test: tools lint typecheck unit
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 

@@ -336,3 +336,21 @@ _STATUS_CODES = {
     504: "provider_timeout",
     529: "provider_overloaded",
 }
+
+
+def flag_args(extra: Mapping[str, Any]) -> list[str]:
+    """Passthrough options keyed by a flag (``{"--add-dir": "/x", "--verbose": True}``) as
+    command-line arguments: ``True`` gives the flag alone, a list repeats it; other keys are
+    ignored (adapters read them as named options)."""
+    args: list[str] = []
+    for key, value in extra.items():
+        if not key.startswith("-") or value is None or value is False:
+            continue
+        if value is True:
+            args.append(key)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                args += [key, str(item)]
+        else:
+            args += [key, str(value)]
+    return args

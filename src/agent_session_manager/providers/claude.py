@@ -21,7 +21,12 @@ from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.providers._subprocess import CLINotFound, CLIRuns, status_error
+from agent_session_manager.providers._subprocess import (
+    CLINotFound,
+    CLIRuns,
+    flag_args,
+    status_error,
+)
 from agent_session_manager.providers.base import (
     AdapterOptions,
     PermissionMode,
@@ -378,7 +383,7 @@ class ClaudeAdapter:
             argv += ["--append-system-prompt", append]
         if request.provider_session_id:
             argv += ["--resume", request.provider_session_id]
-        argv += _passthrough(extra)
+        argv += flag_args(extra)
         argv += self._extra_args
         argv += ["--", request.prompt]
         return argv
@@ -410,19 +415,3 @@ def _option_flags(options: AdapterOptions) -> list[str]:
     if options.denied_tools:
         flags += ["--disallowedTools", ",".join(options.denied_tools)]
     return flags
-
-
-def _passthrough(extra: Mapping[str, Any]) -> list[str]:
-    """``extra`` entries keyed by a flag (``"--add-dir": "/x"``) as command-line arguments."""
-    args: list[str] = []
-    for key, value in extra.items():
-        if not key.startswith("-") or value is None or value is False:
-            continue
-        if value is True:
-            args.append(key)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                args += [key, str(item)]
-        else:
-            args += [key, str(value)]
-    return args

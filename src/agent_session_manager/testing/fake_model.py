@@ -513,7 +513,7 @@ class FakeModelServer:
         self._stopped = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port)
         await site.start()
@@ -559,6 +559,12 @@ class FakeModelServer:
                 {"type": "error", "error": {"type": "invalid_request_error", "message": str(exc)}},
                 status=400,
             )
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake at once when the server stops (a delayed reply never blocks stop)."""
+        if self._stopped is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), seconds)
 
     def _choose(self, view: _View) -> tuple[int, list[dict[str, Any]], dict[str, int] | None]:
         with self._lock:
@@ -629,7 +635,7 @@ class FakeModelServer:
     ) -> web.StreamResponse:
         for step in reply:
             if "delay" in step:
-                await asyncio.sleep(float(step["delay"]))
+                await self._pause(float(step["delay"]))
         status = int(action["error"])
         message = str(action.get("message") or "fake-model: scripted error")
         kind = _ERROR_TYPES.get(status, "api_error")
@@ -693,7 +699,7 @@ class FakeModelServer:
         if not body.get("stream"):
             for item in items:
                 if isinstance(item, float):
-                    await asyncio.sleep(item)
+                    await self._pause(item)
             return web.json_response(
                 {
                     "id": message_id,
@@ -722,7 +728,7 @@ class FakeModelServer:
         index = 0
         for item in items:
             if isinstance(item, float):
-                await asyncio.sleep(item)
+                await self._pause(item)
                 continue
             await self._anthropic_block(response, index, item)
             index += 1
@@ -801,7 +807,7 @@ class FakeModelServer:
         outputs: list[dict[str, Any]] = []
         for action in reply:
             if "delay" in action:
-                await asyncio.sleep(float(action["delay"]))
+                await self._pause(float(action["delay"]))
                 continue
             index = len(outputs)
             if "text" in action:
