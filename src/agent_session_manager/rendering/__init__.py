@@ -1,26 +1,42 @@
-"""Rendering: turning stored events into text for people (terminal tokens, verbose lines).
+"""Rendering: turning stored events into text for people and files (terminal tokens, verbose
+lines, JSONL), and sending it to sinks.
 
 A renderer is a small stateful object with ``render(event) -> str`` and ``finish() -> str``; it
-only formats. It never reads a store, talks to a provider or writes anywhere itself: the caller
-decides where the text goes.
+only formats. Sinks decide where text and events go; :func:`render_events` and
+:class:`RenderPipeline` connect one renderer to many sinks and contain their failures. Nothing
+here reads a store or talks to a provider.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
-from agent_session_manager.core.events import Event
+from agent_session_manager.rendering.base import Renderer
 from agent_session_manager.rendering.compact import CompactRenderer
+from agent_session_manager.rendering.passthrough import PassthroughRenderer
+from agent_session_manager.rendering.pipeline import RenderPipeline, RenderSummary, render_events
+from agent_session_manager.rendering.sinks import (
+    CallbackSink,
+    FileSink,
+    JSONLSink,
+    Sink,
+    TTYSink,
+    compact_record,
+    strip_ansi,
+)
 from agent_session_manager.rendering.verbose import VerboseRenderer
 
-
-@runtime_checkable
-class Renderer(Protocol):
-    """Formats events one at a time; ``finish`` returns any closing text."""
-
-    def render(self, event: Event) -> str: ...
-
-    def finish(self) -> str: ...
-
-
-__all__ = ["CompactRenderer", "Renderer", "VerboseRenderer"]
+__all__ = [
+    "CallbackSink",
+    "CompactRenderer",
+    "FileSink",
+    "JSONLSink",
+    "PassthroughRenderer",
+    "RenderPipeline",
+    "RenderSummary",
+    "Renderer",
+    "Sink",
+    "TTYSink",
+    "VerboseRenderer",
+    "compact_record",
+    "render_events",
+    "strip_ansi",
+]

@@ -43,6 +43,23 @@ def test_one_line_per_event_golden() -> None:
     )
 
 
+def test_one_line_per_event_golden_with_colour() -> None:
+    d, x, b, g = "\x1b[2m", "\x1b[0m", "\x1b[0;34m", "\x1b[0;32m"
+    renderer = VerboseRenderer(color=True)
+    events = [
+        _event(1, "message_streamed", {"delta": "Hi"}),
+        _event(2, "tool_call_started", {"tool_name": "bash"}),
+        _event(3, "run_completed", {"stop_reason": "end_turn"}),
+    ]
+    text = "".join(renderer.render(e) for e in events) + renderer.finish()
+    assert text == (
+        f"{d}#1{x} {d}03:04:05.678{x} {d}[message_streamed]{x} delta=Hi\n"
+        f"{d}#2{x} {d}03:04:05.678{x} {g}[tool_call_started]{x} tool_name=bash\n"
+        f"{d}#3{x} {d}03:04:05.678{x} {b}[run_completed]{x} stop_reason=end_turn\n"
+        f"{d}--- 3 events, 1 tool ---{x}\n"
+    )
+
+
 def test_colour_marks_the_tag() -> None:
     line = VerboseRenderer(color=True).render(_event(1, "run_failed", {"error_message": "x"}))
     assert "\x1b[0;31m[run_failed]\x1b[0m" in line
