@@ -1,4 +1,5 @@
-"""Open a session store from a URL: ``memory://``, ``sqlite:///path.db`` or a bare file path.
+"""Open a session store from a URL: ``memory://``, ``sqlite:///path.db``, a bare file path or
+``postgresql://…``.
 
 ``open_store()`` with no argument reads ``ASM_STORE`` and falls back to one SQLite file in the
 user's data folder (:func:`default_store_url`). Backends are imported only when chosen, so naming
@@ -17,7 +18,12 @@ from agent_session_manager.store.protocol import SessionStore
 #: Environment variable naming the store URL when none is passed.
 STORE_ENV_VAR = "ASM_STORE"
 #: Spellings ``open_store`` understands.
-SUPPORTED_SCHEMES = ("memory://", "sqlite:///<path>", "<filesystem path>")
+SUPPORTED_SCHEMES = (
+    "memory://",
+    "sqlite:///<path>",
+    "<filesystem path>",
+    "postgresql://<user>@<host>/<db>",
+)
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -36,10 +42,11 @@ async def open_store(url: str | None = None) -> SessionStore:
     * ``memory://`` — an :class:`InMemorySessionStore` (nothing persists);
     * ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` — a SQLite file
       (created with its folders if missing; SQLAlchemy's spelling);
-    * anything without ``://`` — a filesystem path to a SQLite file (``~`` is expanded).
+    * anything without ``://`` — a filesystem path to a SQLite file (``~`` is expanded);
+    * ``postgresql://user:password@host:port/db`` (also ``postgres://`` and
+      ``postgresql+asyncpg://``) — a :class:`PostgresSessionStore` (needs ``asyncpg``).
 
-    ``postgresql://`` is reserved for the PostgreSQL store, which is not available yet. Anything
-    else raises :class:`ValidationError` listing the supported spellings.
+    Anything else raises :class:`ValidationError` listing the supported spellings.
     """
     if url is None:
         url = os.environ.get(STORE_ENV_VAR) or default_store_url()
@@ -59,11 +66,7 @@ async def open_store(url: str | None = None) -> SessionStore:
     if base == "sqlite":
         return await _open_sqlite(_sqlite_path(url, rest))
     if base in _POSTGRES_SCHEMES:
-        raise ValidationError(
-            "the PostgreSQL session store is not available yet; use sqlite:///<path> or "
-            "memory:// for now",
-            details={"scheme": scheme},
-        )
+        return await _open_postgres(url)
     raise ValidationError(
         f"unsupported store URL scheme {scheme!r}; supported: {', '.join(SUPPORTED_SCHEMES)}",
         details={"scheme": scheme, "supported": list(SUPPORTED_SCHEMES)},
@@ -89,3 +92,75 @@ async def _open_sqlite(path: str) -> SessionStore:
     from agent_session_manager.store.sqlite import SQLiteSessionStore
 
     return await SQLiteSessionStore.open(path)
+
+
+async def _open_postgres(url: str) -> SessionStore:
+    try:
+        from agent_session_manager.store.postgres import PostgresSessionStore
+    except ImportError as exc:  # asyncpg is an optional dependency
+        raise ValidationError(
+            "the PostgreSQL store needs asyncpg: pip install 'agentsessionmanager[postgres]'",
+            details={"missing": str(exc.name)},
+        ) from exc
+    return await PostgresSessionStore.open(url)
+
+
+async def upgrade_store(url: str | None = None) -> tuple[str | None, str]:
+    """Migrate the SQL store named by ``url`` (as for :func:`open_store`) to the newest schema.
+
+    Returns ``(revision before, revision now)``; ``None`` before means a new, empty database.
+    Fails closed with ``StorageError(code="schema_too_new")`` on a database written by a newer
+    release. ``memory://`` has no schema and raises :class:`ValidationError`.
+    """
+    if url is None:
+        url = os.environ.get(STORE_ENV_VAR) or default_store_url()
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError(f"store URL must be a non-empty string, got {url!r}")
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    base = scheme.lower().partition("+")[0] if sep else "sqlite"
+    if base in _POSTGRES_SCHEMES:
+        from agent_session_manager.store.postgres import asyncpg_dsn, prepare_schema
+
+        return await prepare_schema(asyncpg_dsn(url))
+    if base == "sqlite":
+        return await _upgrade_sqlite(_sqlite_path(url, rest) if sep else url)
+    if base == "memory":
+        raise ValidationError("memory:// stores have no schema to upgrade")
+    raise ValidationError(
+        f"unsupported store URL scheme {scheme!r}; supported: {', '.join(SUPPORTED_SCHEMES)}",
+        details={"scheme": scheme, "supported": list(SUPPORTED_SCHEMES)},
+    )
+
+
+async def _upgrade_sqlite(path: str) -> tuple[str | None, str]:
+    import asyncio
+    import sqlite3
+
+    from agent_session_manager.store.migrations import HEAD_REVISION
+
+    def revision() -> str | None:
+        file = Path(path).expanduser()
+        if not file.exists():
+            return None
+        try:
+            conn = sqlite3.connect(file)
+        except sqlite3.Error:
+            return None  # opening the store below reports it properly
+        try:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+            if found is None:
+                return None
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            return None if row is None else str(row[0])
+        except sqlite3.Error:
+            return None
+        finally:
+            conn.close()
+
+    before = await asyncio.to_thread(revision)
+    store = await _open_sqlite(path)  # opening migrates (and fails closed on a newer schema)
+    await store.close()
+    return before, HEAD_REVISION

@@ -8,6 +8,11 @@ only through the protocol, so it knows nothing about any backend's internals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
+import signal
+import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,6 +31,9 @@ from agent_session_manager.store.protocol import SessionStore
 #: Upper bound for anything that should happen "at once"; only there to stop a hang, never a
 #: performance assertion (the benchmarks measure speed).
 HANG_GUARD_S = 20.0
+
+#: Writer processes SIGKILLed by the crash-safety test.
+CRASH_KILLS = 20
 
 _BASE_TIME = datetime(2030, 1, 1, tzinfo=UTC)
 _CUSTOM_TYPE = "conformance.note"
@@ -47,6 +55,17 @@ class SessionStoreConformance:
                 yield store
                 await store.close()
 
+    Optional hooks unlock the tests a backend can support (without them those tests skip, with the
+    reason):
+
+    * a ``store_url`` fixture returning a URL that :func:`~agent_session_manager.open_store`
+      opens, **in another OS process**, to the same data as ``store`` (the default returns
+      ``None``): enables the multi-process tests (4 processes and 100 tasks appending to one
+      session; long-poll woken by another process; 20 SIGKILLs of a writer process);
+    * :meth:`fail_after_events_written`: a context manager during which every write that
+      inserts events raises :class:`InjectedFailure` right after the rows are inserted, inside
+      the transaction: enables the mid-transaction atomicity tests.
+
     The tests are ``async`` methods; they need pytest-asyncio (``asyncio_mode = "auto"``, or
     define the fixture with ``@pytest_asyncio.fixture`` in strict mode: the class already carries
     the ``asyncio`` mark). Override a test method to skip it only if your backend documents why.
@@ -64,8 +83,13 @@ class SessionStoreConformance:
     * **Long-poll**: ``wait_for_events`` returns at once when events exist, is woken by an append
       from another task (long before its timeout), ignores other sessions and types it does not
       want, and returns ``[]`` on timeout.
-    * **Atomicity**: ``flush`` writes run, session and events together or not at all;
-      ``append_events`` likewise; ``delete_session`` removes runs, events and the sequence.
+    * **Atomicity**: ``flush`` writes run, session and events together or not at all, also when
+      the transaction fails after the events were inserted; ``append_events`` likewise;
+      ``delete_session`` removes runs, events and the sequence.
+    * **Processes** (with ``store_url``): 4 OS processes and 100 tasks appending to one session
+      stay gap-free; ``wait_for_events`` is woken by another process's append; a writer
+      process SIGKILLed at random moments 20 times leaves no torn batch, no gap, and every
+      append it saw acknowledged.
     * **Fidelity**: custom event types, unknown data keys, unicode and a 1 MB payload round-trip
       unchanged; sessions and runs round-trip equal.
     * **Queries**: ``list_sessions`` filters (status, agent, all-of tags, ``created_after``
@@ -78,6 +102,25 @@ class SessionStoreConformance:
     """
 
     pytestmark = [pytest.mark.asyncio]
+
+    # -- hooks for backends ---------------------------------------------------------------------
+    @pytest.fixture
+    def store_url(self) -> str | None:
+        """Override: a URL ``open_store`` opens, in another process, to the data of ``store``."""
+        return None
+
+    def fail_after_events_written(
+        self, store: SessionStore
+    ) -> contextlib.AbstractContextManager[Any]:
+        """Override: while active, writes inserting events raise :class:`InjectedFailure` after
+        inserting them, inside their transaction (e.g. by patching the backend's insert)."""
+        pytest.skip(f"{type(store).__name__} offers no way to fail a write mid-transaction")
+
+    @staticmethod
+    def require_url(store_url: str | None) -> str:
+        if store_url is None:
+            pytest.skip("needs a store_url fixture: a URL another process can open")
+        return store_url
 
     # -- helpers ----------------------------------------------------------------------------
     @staticmethod
@@ -679,3 +722,238 @@ class SessionStoreConformance:
         with pytest.raises(ValidationError):
             await store.append_event(self.event(session.id, type="bad type!"))
         assert await store.latest_sequence(session.id) == 1
+
+    # -- failures inside the transaction ----------------------------------------------------------
+    async def test_flush_failing_after_the_event_insert_writes_nothing(
+        self, store: SessionStore
+    ) -> None:
+        session, run = await self._running(store)
+        done = run.transition(RunStatus.COMPLETED)
+        ended = session.transition(SessionStatus.COMPLETED)
+        fresh = Session(agent_id="conformance-agent")
+        with self.fail_after_events_written(store):
+            with pytest.raises(InjectedFailure):
+                await store.flush(
+                    run=done, session=ended, events=[self.event(session.id, 1, run_id=run.id)]
+                )
+            with pytest.raises(InjectedFailure):
+                await store.append_events([self.event(session.id, 2), self.event(session.id, 3)])
+            with pytest.raises(InjectedFailure):
+                await store.append_event(self.event(session.id, 4))
+            with pytest.raises(InjectedFailure):
+                await store.flush(session=fresh, events=[self.event(fresh.id, 5)])
+        await self._assert_unchanged(store, session, run)
+        with pytest.raises(SessionNotFound):
+            await store.get_session(fresh.id)
+        assert await store.latest_sequence(fresh.id) == 0
+        # The store carries on, and the numbers the failed writes had taken are reused.
+        assert (await store.append_event(self.event(session.id, 6))).sequence_number == 2
+        assert self.numbers(await store.get_events(session.id)) == [1, 2]
+
+    # -- several processes ------------------------------------------------------------------------
+    async def test_gap_free_with_100_tasks_and_4_processes(
+        self, store: SessionStore, store_url: str | None
+    ) -> None:
+        url = self.require_url(store_url)
+        session = await self.new_session(store)
+        writers = [await _start_python(_PROCESS_APPENDER, url, session.id) for _ in range(4)]
+        try:
+            for process in writers:
+                assert await _line(process) == "ready"
+            for process in writers:  # start together, so the processes really interleave
+                assert process.stdin is not None
+                process.stdin.write(b"go\n")
+                await process.stdin.drain()
+
+            async def task(k: int) -> list[Event]:
+                one = await store.append_event(self.event(session.id, k))
+                two = await store.append_events([self.event(session.id, k), self.event(session.id)])
+                return [one, *two]
+
+            mine = [
+                e for batch in await asyncio.gather(*(task(k) for k in range(100))) for e in batch
+            ]
+            theirs: dict[str, int] = {}
+            for process in writers:
+                out, err = await asyncio.wait_for(process.communicate(), HANG_GUARD_S * 3)
+                assert process.returncode == 0, err.decode()
+                for line in out.decode().split():
+                    event_id, number = line.split(":")
+                    theirs[event_id] = int(number)
+        finally:
+            for process in writers:
+                _kill(process)
+        assert len(theirs) == 4 * _PROCESS_APPENDS
+        total = len(mine) + len(theirs)
+        log = await store.get_events(session.id)
+        assert self.numbers(log) == list(range(1, total + 1))
+        assert await store.latest_sequence(session.id) == total
+        by_id = {e.id: e.sequence_number for e in log}
+        assert all(by_id[e.id] == e.sequence_number for e in mine)
+        assert all(by_id[event_id] == number for event_id, number in theirs.items())
+
+    async def test_wait_is_woken_by_an_append_from_another_process(
+        self, store: SessionStore, store_url: str | None
+    ) -> None:
+        url = self.require_url(store_url)
+        session = await self.new_session(store)
+        waiter = asyncio.create_task(
+            store.wait_for_events(
+                session.id, after=0, timeout=HANG_GUARD_S, types=["other.process"]
+            )
+        )
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        process = await _start_python(_PROCESS_APPENDER, url, session.id, "1", "other.process")
+        try:
+            assert await _line(process) == "ready"
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+            await process.stdin.drain()
+            out, err = await asyncio.wait_for(process.communicate(), HANG_GUARD_S)
+            assert process.returncode == 0, err.decode()
+        finally:
+            _kill(process)
+        got = await asyncio.wait_for(waiter, HANG_GUARD_S * 2)
+        # A timed-out wait returns []; events mean the other process's commit woke us.
+        assert [e.type for e in got] == ["other.process"]
+        assert [f"{e.id}:{e.sequence_number}" for e in got] == out.decode().split()
+
+    @pytest.mark.slow
+    async def test_sigkill_of_a_writer_loses_no_acknowledged_event(
+        self, store: SessionStore, store_url: str | None
+    ) -> None:
+        url = self.require_url(store_url)
+        session = await self.new_session(store)
+        await store.close()  # from here on every check reopens the store from its URL
+        from agent_session_manager.store.factory import open_store
+
+        seed = random.randrange(1 << 30)
+        rng = random.Random(seed)
+        acknowledged: dict[str, int] = {}
+        for kill in range(CRASH_KILLS):
+            process = await _start_python(_CRASH_WRITER, url, session.id, str(kill))
+            try:
+                assert await _line(process) == "ready"
+                await asyncio.sleep(rng.uniform(0.0, 0.15))  # a random moment, mid-write or not
+            finally:
+                _kill(process)  # SIGKILL: no cleanup, no rollback by the process itself
+            assert process.stdout is not None
+            out = await asyncio.wait_for(process.stdout.read(), HANG_GUARD_S)
+            await process.wait()
+            for line in out.decode().splitlines(keepends=True):
+                if line.endswith("\n"):  # a line cut by the kill acknowledged nothing
+                    for pair in line.split():
+                        event_id, number = pair.split(":")
+                        acknowledged[event_id] = int(number)
+            async with await open_store(url) as reopened:
+                latest = await reopened.latest_sequence(session.id)
+                log = await reopened.get_events(session.id)
+            where = f"after kill {kill + 1} (seed {seed})"
+            assert self.numbers(log) == list(range(1, latest + 1)), where
+            batches: dict[str, list[Event]] = {}
+            for event in log:
+                batches.setdefault(event.data["batch"], []).append(event)
+            for batch in batches.values():  # no torn batch: all of it or none
+                assert len(batch) == batch[0].data["size"], where
+                assert [e.data["i"] for e in batch] == list(range(len(batch))), where
+            stored = {e.id: e.sequence_number for e in log}
+            lost = {i: n for i, n in acknowledged.items() if stored.get(i) != n}
+            assert not lost, f"acknowledged events missing or renumbered {where}: {lost}"
+        assert acknowledged, "the writer never acknowledged an append"
+
+
+class InjectedFailure(Exception):
+    """Raised by a :meth:`SessionStoreConformance.fail_after_events_written` hook."""
+
+
+#: Events each process of ``test_gap_free_with_100_tasks_and_4_processes`` appends.
+_PROCESS_APPENDS = 150
+
+# argv: url, session id[, count, event type]. Prints "ready", waits for a line on stdin, then
+# appends (25 tasks, singles and pairs) and prints "<event id>:<sequence>" for each event.
+_PROCESS_APPENDER = f"""
+    import asyncio, sys
+    from agent_session_manager.core.events import Event
+    from agent_session_manager.store.factory import open_store
+
+    async def main(url, session_id, count, kind):
+        async with await open_store(url) as store:
+            print("ready", flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            todo = [Event(type=kind, session_id=session_id, data={{"k": k}}) for k in range(count)]
+            done = []
+
+            async def task(mine):
+                while mine:
+                    if len(mine) >= 2 and len(mine) % 3 == 0:
+                        done.extend(await store.append_events([mine.pop(), mine.pop()]))
+                    else:
+                        done.append(await store.append_event(mine.pop()))
+
+            await asyncio.gather(*(task(todo[i::25]) for i in range(25)))
+            print(" ".join(f"{{e.id}}:{{e.sequence_number}}" for e in done), flush=True)
+
+    args = sys.argv[1:] + [None, None]
+    count = int(args[2]) if args[2] else {_PROCESS_APPENDS}
+    asyncio.run(main(args[0], args[1], count, args[3] or "conformance.process"))
+"""
+
+# argv: url, session id, run number. Appends forever from 4 tasks (singles and batches of up to
+# 5); after each acknowledged append prints "<event id>:<sequence> …" and flushes.
+_CRASH_WRITER = """
+    import asyncio, random, sys, uuid
+    from agent_session_manager.core.events import Event
+    from agent_session_manager.store.factory import open_store
+
+    async def main(url, session_id):
+        store = await open_store(url)
+        print("ready", flush=True)
+
+        async def task():
+            while True:
+                batch, size = uuid.uuid4().hex, random.randint(1, 5)
+                events = [
+                    Event(type="conformance.crash", session_id=session_id,
+                          data={"batch": batch, "size": size, "i": i, "pad": "x" * 200})
+                    for i in range(size)
+                ]
+                if size == 1:
+                    stored = [await store.append_event(events[0])]
+                else:
+                    stored = await store.append_events(events)
+                sys.stdout.write(" ".join(f"{e.id}:{e.sequence_number}" for e in stored) + "\\n")
+                sys.stdout.flush()
+
+        await asyncio.gather(*(task() for _ in range(4)))
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def _start_python(code: str, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        textwrap.dedent(code),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _line(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), HANG_GUARD_S)
+    if not line:
+        assert process.stderr is not None
+        err = await asyncio.wait_for(process.stderr.read(), HANG_GUARD_S)
+        raise AssertionError(f"the process ended early: {err.decode()[-2000:]}")
+    return line.decode().strip()
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGKILL)

@@ -8,13 +8,15 @@ per-request isolation inside a batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -22,23 +24,44 @@ from agent_session_manager.core.errors import StorageError, ValidationError
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
+from agent_session_manager.store import sqlite as sqlite_module
 from agent_session_manager.store.migrations import (
     HEAD_REVISION,
     alembic_config,
     upgrade_to_head,
 )
+from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.store.sqlite import SQLiteSessionStore
-from agent_session_manager.testing.store_conformance import SessionStoreConformance
+from agent_session_manager.testing.store_conformance import (
+    InjectedFailure,
+    SessionStoreConformance,
+)
 
 HANG_GUARD_S = 30.0
 
 
 class TestSQLiteConformance(SessionStoreConformance):
     @pytest.fixture
+    def store_url(self, tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path / 'store.db'}"
+
+    @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SQLiteSessionStore]:
         store = await SQLiteSessionStore.open(tmp_path / "store.db")
         yield store
         await store.close()
+
+    @contextlib.contextmanager
+    def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
+        # Every write that appends events goes through ``_append`` on the writer thread.
+        original = sqlite_module._append
+
+        def append_then_fail(*args: Any) -> Any:
+            original(*args)
+            raise InjectedFailure("injected after the events insert")
+
+        with mock.patch.object(sqlite_module, "_append", append_then_fail):
+            yield
 
 
 @pytest.fixture

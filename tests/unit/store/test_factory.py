@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager.core.errors import ValidationError
-from agent_session_manager.store.factory import STORE_ENV_VAR, default_store_url, open_store
+from agent_session_manager.core.errors import StorageError, ValidationError
+from agent_session_manager.store.factory import (
+    STORE_ENV_VAR,
+    default_store_url,
+    open_store,
+    upgrade_store,
+)
 from agent_session_manager.store.memory import InMemorySessionStore
+from agent_session_manager.store.migrations import HEAD_REVISION
 from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.store.sqlite import SQLiteSessionStore
 
@@ -73,33 +79,24 @@ async def test_none_without_environment_uses_the_user_data_dir(
     assert await _sqlite_path(None) == expected
 
 
-async def test_postgresql_is_not_available_yet() -> None:
-    for url in ("postgresql://user@localhost/asm", "postgresql+asyncpg://h/db", "postgres://h/db"):
-        with pytest.raises(ValidationError, match="PostgreSQL"):
+async def test_postgresql_urls_open_the_postgres_store() -> None:
+    # Nothing listens on port 1: the PostgreSQL store is chosen and reports the connection.
+    for url in ("postgresql://u@127.0.0.1:1/asm", "postgresql+asyncpg://127.0.0.1:1/db"):
+        with pytest.raises(StorageError) as info:
             await open_store(url)
+        assert info.value.code == "storage_connection_failed"
+    with pytest.raises(StorageError):
+        await open_store("postgres://127.0.0.1:1/db")
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "",
-        "   ",
-        "ftp://example.com/store",
-        "redis://localhost",
-        "sqlite://",
-        "sqlite:///",
-        "sqlite://relative-without-third-slash.db",
-        "sqlite:///:memory:",
-        "sqlite:///store.db?mode=ro",
-    ],
-)
-async def test_bad_urls_are_rejected(url: str) -> None:
+async def test_unknown_schemes_are_rejected() -> None:
+    with pytest.raises(ValidationError, match="postgresql://"):
+        await open_store("mysql://h/db")
+
+
+async def test_upgrade_store_migrates_sqlite_and_reports_revisions(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'up.db'}"
+    assert await upgrade_store(url) == (None, HEAD_REVISION)
+    assert await upgrade_store(url) == (HEAD_REVISION, HEAD_REVISION)
     with pytest.raises(ValidationError):
-        await open_store(url)
-
-
-async def test_unknown_scheme_lists_the_supported_ones() -> None:
-    with pytest.raises(ValidationError) as info:
-        await open_store("mongodb://localhost/asm")
-    assert "memory://" in str(info.value)
-    assert "sqlite:///" in str(info.value)
+        await upgrade_store("memory://")

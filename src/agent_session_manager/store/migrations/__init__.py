@@ -1,6 +1,6 @@
 """Versioned schema migrations (Alembic) for the SQL session stores, driven from Python.
 
-``upgrade_to_head(url)`` brings any SQLAlchemy URL to :data:`HEAD_REVISION`; it refuses a
+``upgrade_to_head(url)`` brings a SQLite or PostgreSQL URL to :data:`HEAD_REVISION`; it refuses a
 database whose revision this code does not know (a newer release wrote it) with
 ``StorageError(code="schema_too_new")`` and changes nothing. No ``alembic.ini`` is needed: the
 configuration is built in code with ``script_location`` pointing at this package. Importing this
@@ -32,6 +32,8 @@ SCRIPT_LOCATION = Path(__file__).resolve().parent
 
 #: Seconds a migration waits for another writer (or another process migrating) to finish.
 _LOCK_TIMEOUT_S = 30.0
+#: Advisory lock taken by PostgreSQL migrations (any fixed 64-bit number; "asm" in ASCII).
+_PG_LOCK_KEY = 0x61736D
 
 
 def check_known_revision(revision: str | None) -> None:
@@ -65,14 +67,38 @@ def upgrade_to_head(url: str | URL) -> None:
 
     On SQLite the transaction starts with ``BEGIN IMMEDIATE``, so two processes opening a new
     file at once migrate it once: the second waits for the first, then finds nothing to do.
+    A PostgreSQL URL (``postgresql://…``) is migrated through asyncpg (see
+    :func:`upgrade_postgres`) on an event loop of its own, in a worker thread; from async code
+    prefer ``await upgrade_postgres(dsn)``.
     """
-    from alembic import command
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine, event
+    upgrade(url, "head")
+
+
+def upgrade(url: str | URL, target: str = "head") -> None:
+    """Migrate the database at ``url`` to the revision ``target`` (default: head).
+
+    Fails closed (``schema_too_new``) on a revision this code does not know, changing nothing.
+    Tests use an older ``target`` to build a database as an earlier release left it.
+    """
     from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
 
     sa_url = make_url(url)
+    if sa_url.get_backend_name() == "postgresql":
+        import asyncio
+        import concurrent.futures
+
+        rendered = sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
+        # Its own event loop, in a worker thread (this may be called while a loop runs).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, upgrade_postgres(rendered, target)).result()
+        return
+    _upgrade_sqlalchemy(sa_url, target)
+
+
+def _upgrade_sqlalchemy(sa_url: URL, target: str) -> None:
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
     is_sqlite = sa_url.get_backend_name() == "sqlite"
     connect_args: dict[str, Any] = {"timeout": _LOCK_TIMEOUT_S} if is_sqlite else {}
     engine = create_engine(sa_url, poolclass=NullPool, connect_args=connect_args)
@@ -89,12 +115,7 @@ def upgrade_to_head(url: str | URL) -> None:
 
     try:
         with engine.begin() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-            check_known_revision(current)
-            if current == HEAD_REVISION:
-                return
-            logger.info("migrating %s from %s to %s", sa_url.render_as_string(), current, "head")
-            command.upgrade(alembic_config(connection=connection), "head")
+            _upgrade_on(connection, target, sa_url.render_as_string())
     except StorageError:
         raise
     except Exception as exc:
@@ -105,3 +126,100 @@ def upgrade_to_head(url: str | URL) -> None:
         ) from exc
     finally:
         engine.dispose()
+
+
+def _upgrade_on(connection: Connection, target: str, where: str) -> None:
+    """Check the revision and upgrade inside the caller's transaction."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    current = MigrationContext.configure(connection).get_current_revision()
+    check_known_revision(current)
+    if current == HEAD_REVISION or (target != "head" and current == target):
+        return
+    logger.info("migrating %s from %s to %s", where, current, target)
+    command.upgrade(alembic_config(connection=connection), target)
+
+
+async def upgrade_postgres(dsn: str, target: str = "head") -> None:
+    """Migrate the PostgreSQL database at ``dsn`` (an asyncpg ``postgresql://`` DSN).
+
+    Alembic renders the upgrade as SQL for the PostgreSQL dialect (its offline mode, so no second
+    driver is needed) and asyncpg runs it in one transaction that first takes a
+    transaction-level advisory lock and re-reads the revision: processes opening a new database
+    at once migrate it once; the others wait, then find nothing to do. Migrations must therefore
+    be expressible as SQL (``op.*`` and ``op.execute``), not Python reading rows back.
+    """
+    import asyncio
+
+    import asyncpg
+
+    where = _hide_password(dsn)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=_LOCK_TIMEOUT_S)
+    except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+        raise StorageError(
+            f"cannot connect to PostgreSQL to migrate it: {exc}",
+            code="storage_connection_failed",
+            details={"url": where},
+        ) from exc
+    try:
+        async with conn.transaction():
+            await conn.execute(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+            current = await postgres_revision(conn)
+            check_known_revision(current)
+            if current == HEAD_REVISION or (target != "head" and current == target):
+                return
+            logger.info("migrating %s from %s to %s", where, current, target)
+            script = await asyncio.to_thread(render_postgres_sql, current, target)
+            await conn.execute(script)
+    except StorageError:
+        raise
+    except (asyncpg.PostgresError, OSError) as exc:
+        raise StorageError(
+            f"schema migration failed: {exc}",
+            code="storage_write_failed",
+            details={"url": where},
+        ) from exc
+    finally:
+        await conn.close()
+
+
+async def postgres_revision(conn: Any) -> str | None:
+    """The Alembic revision of a PostgreSQL database (an asyncpg connection), ``None`` if none.
+
+    Several rows (branches this code never makes) count as newer than this code.
+    """
+    if await conn.fetchval("SELECT to_regclass('alembic_version')") is None:
+        return None
+    rows = [str(r[0]) for r in await conn.fetch("SELECT version_num FROM alembic_version")]
+    if len(rows) > 1:
+        raise StorageError(
+            f"the database has several schema heads {rows!r}; this code knows one",
+            code="schema_too_new",
+            details={"revisions": rows, "head": HEAD_REVISION},
+        )
+    return rows[0] if rows else None
+
+
+def render_postgres_sql(current: str | None, target: str = "head") -> str:
+    """The SQL that takes a PostgreSQL database from ``current`` to ``target`` (no BEGIN/COMMIT)."""
+    import io
+
+    from alembic import command
+
+    buffer = io.StringIO()
+    config = alembic_config("postgresql://")
+    config.output_buffer = buffer
+    config.attributes["transactional_ddl"] = False
+    command.upgrade(config, f"{current}:{target}" if current else target, sql=True)
+    return buffer.getvalue()
+
+
+def _hide_password(dsn: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(dsn).render_as_string(hide_password=True)
+    except Exception:
+        return "<postgresql url>"

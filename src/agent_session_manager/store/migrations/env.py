@@ -33,6 +33,8 @@ def run_migrations_offline() -> None:
         target_metadata=metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
+        # False: render no BEGIN/COMMIT (the caller runs the SQL inside its own transaction).
+        transactional_ddl=config.attributes.get("transactional_ddl"),
     )
     with context.begin_transaction():
         context.run_migrations()

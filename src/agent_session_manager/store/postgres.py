@@ -1,0 +1,960 @@
+"""The PostgreSQL ``SessionStore``: many processes and hosts sharing one database, on asyncpg.
+
+How it works:
+
+* **One writer task, group commit.** Callers validate and encode their input on the event loop
+  and queue a request with a future. A writer task owning a dedicated connection drains the
+  queue and runs everything waiting in one transaction, then resolves the futures. Requests in
+  one batch are concurrent by definition (no caller awaited another), so the writer is free to
+  run the session/run writes first (each inside its own SAVEPOINT, so a failing one is rolled
+  back alone) and then every append of the batch together: one ``SELECT … FOR UPDATE`` locks the
+  sessions' counters in ``session_id`` order (so batches from different processes never
+  deadlock), one query finds event ids already stored (idempotent appends), one
+  ``UPDATE asm_session_sequences … RETURNING`` reserves the numbers, one ``INSERT … SELECT FROM
+  unnest(…)`` writes the rows. A handful of round trips per batch, whatever its size.
+* **Sequence numbers** are reserved inside the write transaction while the counter rows are
+  locked, so they stay gap-free and strictly increasing with any number of processes. A batch
+  that loses a race (deadlock, serialization failure, an event id inserted meanwhile by another
+  process) is retried; a batch failing for another reason is re-run request by request, so one
+  bad request never fails the others.
+* **Reads** go through an asyncpg connection pool.
+* **Long-poll.** Every append transaction sends ``NOTIFY asm_events, '<session id>'``. Each store
+  keeps one ``LISTEN`` connection (opened on the first wait) and wakes its waiters
+  (:class:`SessionNotifier`) when another process commits; appends by this store wake local
+  waiters directly after the commit.
+* **Schema.** On open the Alembic revision is read with plain asyncpg: at head nothing else
+  happens; older or missing → migrate (through SQLAlchemy's asyncpg dialect, imported only
+  then); unknown → ``StorageError(code="schema_too_new")`` and nothing is changed.
+
+It knows PostgreSQL, the schema in ``store/schema.py`` and the domain values; nothing about
+providers, orchestration or other backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import asyncpg
+import orjson
+
+from agent_session_manager.core.errors import (
+    RunNotFound,
+    SessionNotFound,
+    StorageError,
+    ValidationError,
+)
+from agent_session_manager.core.events import Event, assemble_event
+from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
+from agent_session_manager.core.models import Run, Session
+from agent_session_manager.store._common import (
+    check_cursor,
+    check_event,
+    check_limit,
+    check_run,
+    check_session,
+    check_timeout,
+    check_types,
+    encode_event_payload,
+)
+from agent_session_manager.store._notify import SessionNotifier
+from agent_session_manager.store.migrations import (
+    HEAD_REVISION,
+    check_known_revision,
+    postgres_revision,
+)
+
+if TYPE_CHECKING:
+    from asyncpg.pool import Pool
+
+logger = logging.getLogger(__name__)
+
+#: The channel every append transaction notifies, with the session id as payload.
+NOTIFY_CHANNEL: Final = "asm_events"
+#: Most requests committed in one transaction.
+MAX_BATCH_REQUESTS: Final = 1000
+#: Most read connections in the pool.
+READERS: Final = 8
+#: Attempts for a batch that lost a race with another writer before its callers see the error.
+_MAX_ATTEMPTS: Final = 8
+#: Column widths of ``store/schema.py`` (PostgreSQL enforces them; the SQLite store does not).
+_WIDTHS: Final = {"session_id": 64, "id": 64, "type": 128, "run_id": 64, "provider": 64}
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+
+# Columns in ``Event`` constructor order, so a record maps onto it positionally.
+_EVENT_COLUMNS: Final = (
+    "type, session_id, data, run_id, metadata, provider, id, timestamp, sequence_number, "
+    "schema_version"
+)
+_LOCK_COUNTERS: Final = (
+    "SELECT session_id FROM asm_session_sequences WHERE session_id = ANY($1::text[])"
+    " ORDER BY session_id FOR UPDATE"
+)
+_REBUILD_COUNTERS: Final = (
+    "INSERT INTO asm_session_sequences (session_id, last_sequence)"
+    " SELECT s.id, COALESCE((SELECT MAX(e.sequence_number) FROM asm_events e"
+    " WHERE e.session_id = s.id), 0) FROM asm_sessions s WHERE s.id = ANY($1::text[])"
+    " ON CONFLICT (session_id) DO NOTHING"
+)
+_EVENTS_BY_ID: Final = f"SELECT {_EVENT_COLUMNS} FROM asm_events WHERE id = ANY($1::text[])"
+_RESERVE: Final = (
+    "WITH reserved AS (UPDATE asm_session_sequences AS s"
+    " SET last_sequence = s.last_sequence + v.n"
+    " FROM unnest($1::text[], $2::bigint[]) AS v(session_id, n)"
+    " WHERE s.session_id = v.session_id RETURNING s.session_id, s.last_sequence)"
+    f" SELECT session_id, last_sequence, pg_notify('{NOTIFY_CHANNEL}', session_id) FROM reserved"
+)
+_INSERT_EVENTS: Final = (
+    "INSERT INTO asm_events (session_id, sequence_number, id, type, run_id, timestamp, data,"
+    " metadata, provider, schema_version) SELECT * FROM unnest($1::text[], $2::bigint[],"
+    " $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[],"
+    " $10::int[])"
+)
+_UPSERT_SESSION: Final = (
+    "INSERT INTO asm_sessions (id, agent_id, status, created_at, updated_at, record)"
+    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET"
+    " agent_id = excluded.agent_id, status = excluded.status,"
+    " created_at = excluded.created_at, updated_at = excluded.updated_at,"
+    " record = excluded.record"
+)
+_INIT_SEQUENCE: Final = (
+    "INSERT INTO asm_session_sequences (session_id, last_sequence) VALUES ($1, 0)"
+    " ON CONFLICT (session_id) DO NOTHING"
+)
+_UPSERT_RUN: Final = (
+    "INSERT INTO asm_runs (id, session_id, status, created_at, record) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (id) DO UPDATE SET session_id = excluded.session_id,"
+    " status = excluded.status, created_at = excluded.created_at, record = excluded.record"
+)
+_SESSION_EXISTS: Final = "SELECT 1 FROM asm_sessions WHERE id = $1"
+
+# Errors that mean "another writer got in the way": the whole batch is retried.
+_RACES: Final = (
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.UniqueViolationError,
+)
+# Errors that mean the connection is gone (the server or the network failed).
+_CONNECTION_LOST: Final = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+    OSError,
+)
+
+# (session_id, id, type, run_id, timestamp_us, data, metadata, provider, schema_version)
+_EventRow = tuple[str, str, str, str | None, int, str, str | None, str | None, int]
+_Item = tuple[Event, _EventRow]
+_SessionRow = tuple[str, str, str, int, int, str]
+_RunRow = tuple[str, str, str, int, str]
+
+
+# -- encoding -------------------------------------------------------------------------------
+def _to_micros(value: object, what: str) -> int:
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{what} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{what} must be timezone-aware, got {value!r}")
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _text(value: object, what: str, width: int | None = None) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    if width is not None and len(value) > width:
+        raise ValidationError(f"{what} is longer than {width} characters: {value[:80]!r}…")
+    if "\x00" in value:
+        raise ValidationError(f"{what} must not contain NUL characters")
+    return value
+
+
+def _event_item(event: object) -> _Item:
+    checked = check_event(event)
+    data, metadata = encode_event_payload(checked)
+    for name in ("run_id", "provider"):
+        value = getattr(checked, name)
+        if value is not None:
+            _text(value, f"event {name}", _WIDTHS[name])
+    _text(checked.session_id, "event session_id", _WIDTHS["session_id"])
+    _text(checked.id, "event id", _WIDTHS["id"])
+    _text(checked.type, "event type", _WIDTHS["type"])
+    if isinstance(checked.schema_version, bool) or not isinstance(checked.schema_version, int):
+        raise ValidationError(
+            f"event schema_version must be an int, got {checked.schema_version!r}"
+        )
+    return checked, (
+        checked.session_id,
+        checked.id,
+        checked.type,
+        checked.run_id,
+        _to_micros(checked.timestamp, f"timestamp of event {checked.id}"),
+        data.decode(),
+        None if metadata == b"{}" else metadata.decode(),
+        checked.provider,
+        checked.schema_version,
+    )
+
+
+def _event_from_record(row: Sequence[Any]) -> Event:
+    metadata = row[4]
+    return assemble_event(
+        row[0],
+        row[1],
+        orjson.loads(row[2]),
+        row[3],
+        {} if metadata is None else orjson.loads(metadata),
+        row[5],
+        row[6],
+        _from_micros(row[7]),
+        row[8],
+        row[9],
+    )
+
+
+def _dump_record(record: Session | Run) -> str:
+    try:
+        return record.model_dump_json()
+    except ValueError as exc:  # pydantic's serialization errors derive from ValueError
+        raise ValidationError(f"{type(record).__name__} {record.id} is not JSON: {exc}") from exc
+
+
+def _session_row(session: object) -> _SessionRow:
+    session = check_session(session)
+    return (
+        _text(session.id, "session id", 64),
+        _text(session.agent_id, "session agent_id", 255),
+        str(session.status),
+        _to_micros(session.created_at, "session created_at"),
+        _to_micros(session.updated_at, "session updated_at"),
+        _text(_dump_record(session), "session record"),
+    )
+
+
+def _run_row(run: object) -> _RunRow:
+    run = check_run(run)
+    return (
+        _text(run.id, "run id", 64),
+        _text(run.session_id, "run session_id", 64),
+        str(run.status),
+        _to_micros(run.created_at, "run created_at"),
+        _text(_dump_record(run), "run record"),
+    )
+
+
+def _storage_error(exc: BaseException, doing: str) -> StorageError:
+    lost = isinstance(exc, _CONNECTION_LOST) and not isinstance(exc, asyncpg.PostgresError)
+    error = StorageError(
+        f"PostgreSQL failed to {doing}: {exc}",
+        code="storage_connection_failed" if lost else "storage_write_failed",
+        details={"postgres_error": type(exc).__name__},
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _closed_error() -> StorageError:
+    return StorageError("the PostgreSQL session store is closed", code="storage_error")
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The asyncpg spelling of a store URL (``postgresql+asyncpg://`` → ``postgresql://``)."""
+    scheme, sep, rest = url.partition("://")
+    base = scheme.lower().partition("+")[0]
+    if not sep or base not in ("postgresql", "postgres"):
+        raise ValidationError(f"not a PostgreSQL URL: {url!r}")
+    return f"postgresql://{rest}"
+
+
+# -- schema revision --------------------------------------------------------------------------
+async def _connect(dsn: str, timeout: float) -> asyncpg.Connection:
+    try:
+        conn: asyncpg.Connection = await asyncpg.connect(dsn, timeout=timeout)
+    except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError) as exc:
+        raise StorageError(
+            f"cannot connect to PostgreSQL: {exc}",
+            code="storage_connection_failed",
+            details={"postgres_error": type(exc).__name__},
+        ) from exc
+    return conn
+
+
+async def prepare_schema(dsn: str, *, timeout: float = 30.0) -> tuple[str | None, str]:
+    """Check the revision with plain asyncpg and migrate to head if needed (fail closed).
+
+    Returns ``(revision before, revision after)``.
+    """
+    conn = await _connect(dsn, timeout)
+    try:
+        before = await postgres_revision(conn)
+    finally:
+        await conn.close()
+    check_known_revision(before)
+    if before != HEAD_REVISION:
+        from agent_session_manager.store.migrations import upgrade_postgres
+
+        await upgrade_postgres(dsn)
+    return before, HEAD_REVISION
+
+
+# -- the writer -------------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Request:
+    future: asyncio.Future[Any]
+    #: Events to append (an append request), or None.
+    items: list[_Item] | None = None
+    #: A write run inside its own SAVEPOINT (sessions, runs, flush, delete), or None.
+    op: Callable[[asyncpg.Connection, set[str]], Awaitable[Any]] | None = None
+
+
+@dataclass(slots=True)
+class _Outcome:
+    results: dict[int, Any] = field(default_factory=dict)
+    errors: dict[int, BaseException] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+
+
+async def _insert_events(conn: asyncpg.Connection, columns: list[list[Any]]) -> None:
+    """Write event rows (``columns``: one list per column of ``_INSERT_EVENTS``)."""
+    await conn.execute(_INSERT_EVENTS, *columns)
+
+
+async def _append_groups(
+    conn: asyncpg.Connection, groups: Sequence[Sequence[_Item]], touched: set[str]
+) -> list[list[Event] | BaseException]:
+    """Append several requests' events in the current transaction; per request: the stored
+    events, or the ``ValidationError`` that rejected it (then none of its events is written)."""
+    session_ids = sorted({event.session_id for group in groups for event, _ in group})
+    known = {r[0] for r in await conn.fetch(_LOCK_COUNTERS, session_ids)}
+    if len(known) < len(session_ids):
+        # A session row without its counter (written by other tooling): rebuild it from the log.
+        missing = [sid for sid in session_ids if sid not in known]
+        await conn.execute(_REBUILD_COUNTERS, missing)
+        known |= {r[0] for r in await conn.fetch(_LOCK_COUNTERS, missing)}
+    ids = list({event.id for group in groups for event, _ in group})
+    stored = {r[6]: _event_from_record(r) for r in await conn.fetch(_EVENTS_BY_ID, ids)}
+
+    outcomes: list[list[Event] | BaseException | None] = []
+    fresh: list[list[_Item]] = []
+    counts: dict[str, int] = {}
+    claimed: set[str] = set()
+    for group in groups:
+        unknown = next((e.session_id for e, _ in group if e.session_id not in known), None)
+        if unknown is not None:
+            outcomes.append(
+                ValidationError(
+                    f"cannot append to unknown session {unknown}",
+                    details={"session_id": unknown},
+                )
+            )
+            fresh.append([])
+            continue
+        mine: list[_Item] = []
+        for item in group:
+            event_id = item[0].id
+            if event_id in stored or event_id in claimed:
+                continue
+            claimed.add(event_id)
+            mine.append(item)
+            counts[item[0].session_id] = counts.get(item[0].session_id, 0) + 1
+        outcomes.append(None)
+        fresh.append(mine)
+    if counts:
+        reserved = await conn.fetch(_RESERVE, list(counts), list(counts.values()))
+        next_number = {r[0]: r[1] - counts[r[0]] + 1 for r in reserved}
+        columns: list[list[Any]] = [[] for _ in range(10)]
+        for mine in fresh:
+            for event, row in mine:
+                number = next_number[event.session_id]
+                next_number[event.session_id] = number + 1
+                stored[event.id] = event.with_sequence(number)
+                for index, value in enumerate((row[0], number, *row[1:])):  # INSERT order
+                    columns[index].append(value)
+        await _insert_events(conn, columns)
+        touched.update(counts)
+    results: list[list[Event] | BaseException] = []
+    for group, outcome in zip(groups, outcomes, strict=True):
+        results.append(outcome if outcome is not None else [stored[e.id] for e, _ in group])
+    return results
+
+
+async def _append_or_raise(
+    conn: asyncpg.Connection, items: Sequence[_Item], touched: set[str]
+) -> list[Event]:
+    if not items:
+        return []
+    (result,) = await _append_groups(conn, [items], touched)
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+async def _require_session(conn: asyncpg.Connection, session_id: str, why: str) -> None:
+    if await conn.fetchval(_SESSION_EXISTS, session_id) is None:
+        raise ValidationError(f"{why}: unknown session {session_id}", details={"id": session_id})
+
+
+async def _save_session(conn: asyncpg.Connection, row: _SessionRow) -> None:
+    await conn.execute(_UPSERT_SESSION, *row)
+    await conn.execute(_INIT_SEQUENCE, row[0])
+
+
+async def _save_run(conn: asyncpg.Connection, row: _RunRow) -> None:
+    await _require_session(conn, row[1], f"cannot save run {row[0]}")
+    await conn.execute(_UPSERT_RUN, *row)
+
+
+async def _delete_session(conn: asyncpg.Connection, session_id: str) -> None:
+    # The foreign keys cascade too; deleting children first keeps lock order like appends.
+    for table in ("asm_session_sequences", "asm_events", "asm_runs"):
+        await conn.execute(f"DELETE FROM {table} WHERE session_id = $1", session_id)
+    await conn.execute("DELETE FROM asm_sessions WHERE id = $1", session_id)
+
+
+class _Writer:
+    """A task owning one connection; runs queued requests in group-committed transactions."""
+
+    def __init__(self, dsn: str, conn: asyncpg.Connection, notifier: SessionNotifier) -> None:
+        self._dsn = dsn
+        self._conn: asyncpg.Connection | None = conn
+        self.pid: int | None = conn.get_server_pid()
+        self._notifier = notifier
+        self._queue: collections.deque[_Request] = collections.deque()
+        self._ready = asyncio.Event()
+        self._stopping = False
+        #: Committed write transactions (tests check group commit with it).
+        self.transactions = 0
+        self._task = asyncio.create_task(self._main(), name="asm-postgres-writer")
+
+    def submit(self, request: _Request) -> None:
+        self._queue.append(request)
+        self._ready.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._ready.set()
+        await self._task
+        if self._conn is not None:
+            try:
+                await self._conn.close(timeout=5)
+            except Exception:  # already broken: nothing more to release
+                self._conn.terminate()
+            self._conn = None
+
+    async def _main(self) -> None:
+        while True:
+            if not self._queue:
+                if self._stopping:
+                    return
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            batch: list[_Request] = []
+            while self._queue and len(batch) < MAX_BATCH_REQUESTS:
+                request = self._queue.popleft()
+                if not request.future.done():  # a caller cancelled before we took it
+                    batch.append(request)
+            if batch:
+                try:
+                    await self._run_batch(batch)
+                except BaseException as exc:  # never leave a caller hanging
+                    for request in batch:
+                        _settle(request, None, _storage_error(exc, "write"))
+                    if not isinstance(exc, Exception):
+                        raise
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await _connect(self._dsn, 30.0)
+            self.pid = self._conn.get_server_pid()
+        return self._conn
+
+    async def _run_batch(self, batch: list[_Request]) -> None:
+        last_race: BaseException | None = None
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                conn = await self._connection()
+                outcome = await self._transaction(conn, batch)
+            except _RACES as exc:
+                last_race = exc
+                await asyncio.sleep(0.001 * (attempt + 1))
+                continue
+            except StorageError as exc:  # could not connect
+                for request in batch:
+                    _settle(request, None, exc)
+                return
+            except Exception as exc:
+                if isinstance(exc, _CONNECTION_LOST) and not isinstance(exc, asyncpg.PostgresError):
+                    self._drop_connection()
+                    # The commit may or may not have happened; retrying by event id is safe.
+                    for request in batch:
+                        _settle(request, None, _storage_error(exc, "write"))
+                    return
+                if len(batch) > 1:  # find the culprit: run each request alone
+                    for request in batch:
+                        await self._run_batch([request])
+                    return
+                if isinstance(exc, asyncpg.PostgresError):
+                    exc = _storage_error(exc, "write")
+                _settle(batch[0], None, exc)
+                return
+            self.transactions += 1
+            for index, request in enumerate(batch):
+                if index in outcome.errors:
+                    _settle(request, None, outcome.errors[index])
+                else:
+                    _settle(request, outcome.results.get(index), None)
+            for session_id in outcome.touched:
+                self._notifier.notify(session_id)
+            return
+        for request in batch:
+            _settle(request, None, _storage_error(last_race or RuntimeError("race"), "write"))
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    async def _transaction(self, conn: asyncpg.Connection, batch: list[_Request]) -> _Outcome:
+        outcome = _Outcome()
+        async with conn.transaction():
+            appends: list[int] = []
+            for index, request in enumerate(batch):
+                if request.op is None:
+                    appends.append(index)
+                    continue
+                touched: set[str] = set()
+                try:
+                    async with conn.transaction():  # a SAVEPOINT
+                        outcome.results[index] = await request.op(conn, touched)
+                except _RACES:
+                    raise
+                except (ValidationError, asyncpg.PostgresError) as exc:
+                    if isinstance(exc, asyncpg.PostgresError):
+                        if isinstance(exc, asyncpg.exceptions.ForeignKeyViolationError):
+                            exc = ValidationError(f"unknown session: {exc}")
+                        else:
+                            exc = _storage_error(exc, "write")
+                    outcome.errors[index] = exc
+                    continue
+                outcome.touched |= touched
+            if appends:
+                groups = [batch[i].items or [] for i in appends]
+                results = await _append_groups(conn, groups, outcome.touched)
+                for index, result in zip(appends, results, strict=True):
+                    if isinstance(result, BaseException):
+                        outcome.errors[index] = result
+                    else:
+                        outcome.results[index] = result
+        return outcome
+
+
+def _settle(request: _Request, result: Any, error: BaseException | None) -> None:
+    future = request.future
+    if future.done():  # the caller was cancelled; the write (if any) stays committed
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+# -- the store ------------------------------------------------------------------------------
+class PostgresSessionStore:
+    """A :class:`~agent_session_manager.store.protocol.SessionStore` in a PostgreSQL database.
+
+    Open it with ``store = await PostgresSessionStore.open("postgresql://user@host/db")`` (or
+    ``async with await PostgresSessionStore.open(url) as store``); close it with :meth:`close`.
+    Any number of stores, in any number of processes, may share a database. If the connection
+    fails during a commit the caller gets ``StorageError(code="storage_connection_failed")``
+    without knowing whether the write landed; retrying with the same event ids is safe.
+    """
+
+    def __init__(self, dsn: str, pool: Pool, writer_conn: asyncpg.Connection) -> None:
+        """Use :meth:`open`, which checks the schema and opens the connections first."""
+        self._dsn = dsn
+        self._pool = pool
+        self._notifier = SessionNotifier()
+        self._writer = _Writer(dsn, writer_conn, self._notifier)
+        self._listener: asyncpg.Connection | None = None
+        self._listener_lock = asyncio.Lock()
+        self._closed = False
+        self._closing: asyncio.Future[None] | None = None
+
+    @classmethod
+    async def open(cls, url: str, *, readers: int = READERS, connect_timeout: float = 30.0) -> Self:
+        """Connect to the database at ``url`` (``postgresql://user:password@host:port/db``),
+        migrating its schema to head if it is older; ``readers`` bounds the read pool."""
+        check_limit(readers, "readers")
+        dsn = asyncpg_dsn(url)
+        await prepare_schema(dsn, timeout=connect_timeout)
+        writer_conn = await _connect(dsn, connect_timeout)
+        try:
+            pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=readers, timeout=connect_timeout
+            )
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            await writer_conn.close()
+            raise StorageError(
+                f"cannot connect to PostgreSQL: {exc}", code="storage_connection_failed"
+            ) from exc
+        return cls(dsn, pool, writer_conn)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Finish queued writes, close every connection; waiters return ``[]``."""
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
+            return
+        self._closed = True
+        self._closing = asyncio.get_running_loop().create_future()
+        try:
+            await self._writer.stop()
+            self._notifier.wake_all()
+            async with self._listener_lock:
+                if self._listener is not None:
+                    listener, self._listener = self._listener, None
+                    try:
+                        await listener.close(timeout=5)
+                    except Exception:
+                        listener.terminate()
+            await self._pool.close()
+        finally:
+            self._closing.set_result(None)
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise _closed_error()
+
+    async def _write(self, request: _Request) -> Any:
+        self._check_open()
+        self._writer.submit(request)
+        return await request.future
+
+    def _new_future(self) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        self._check_open()
+        try:
+            rows: list[asyncpg.Record] = await self._pool.fetch(sql, *args)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            if self._closed:
+                raise _closed_error() from exc
+            raise StorageError(
+                f"PostgreSQL read failed: {exc}",
+                code="storage_error",
+                details={"postgres_error": type(exc).__name__},
+            ) from exc
+        return rows
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        async with self._listener_lock:
+            if self._closed or (self._listener is not None and not self._listener.is_closed()):
+                return
+            conn = await _connect(self._dsn, 30.0)
+            try:
+                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            except BaseException:
+                conn.terminate()
+                raise
+            conn.add_termination_listener(self._on_listener_lost)
+            self._listener = conn
+
+    def _on_notify(self, _conn: object, pid: int, _channel: str, payload: str) -> None:
+        if pid != self._writer.pid:  # our own appends woke our waiters already
+            self._notifier.notify(payload)
+
+    def _on_listener_lost(self, _conn: object) -> None:
+        # Waiters re-query (and re-LISTEN on a new connection) instead of sleeping to timeout.
+        self._listener = None
+        self._notifier.wake_all()
+
+    # -- sessions -------------------------------------------------------------------------
+    async def save_session(self, session: Session) -> None:
+        row = _session_row(session)
+
+        async def op(conn: asyncpg.Connection, _touched: set[str]) -> None:
+            await _save_session(conn, row)
+
+        await self._write(_Request(self._new_future(), op=op))
+
+    async def get_session(self, session_id: str) -> Session:
+        rows = await self._fetch("SELECT record FROM asm_sessions WHERE id = $1", session_id)
+        if not rows:
+            raise SessionNotFound(f"session {session_id} not found", details={"id": session_id})
+        return Session.model_validate_json(rows[0][0])
+
+    async def list_sessions(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        agent_id: str | None = None,
+        tags: Sequence[str] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> list[Session]:
+        check_limit(limit)
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def bind(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        if status is not None:
+            clauses.append(f"status = {bind(str(_session_status(status)))}")
+        if agent_id is not None:
+            clauses.append(f"agent_id = {bind(_text(agent_id, 'agent_id'))}")
+        if created_after is not None:
+            clauses.append(f"created_at >= {bind(_to_micros(created_after, 'created_after'))}")
+        if created_before is not None:
+            clauses.append(f"created_at < {bind(_to_micros(created_before, 'created_before'))}")
+        if cursor is not None:
+            clauses.append(f'id COLLATE "C" < {bind(_text(cursor, "cursor"))}')
+        for tag in (tags,) if isinstance(tags, str) else dict.fromkeys(tags):
+            clauses.append(
+                f"(record::jsonb -> 'tags') @> jsonb_build_array({bind(_text(tag, 'tag'))}::text)"
+            )
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        limit_sql = "" if limit is None else f" LIMIT {bind(limit)}"
+        sql = f'SELECT record FROM asm_sessions{where} ORDER BY id COLLATE "C" DESC{limit_sql}'
+        return [Session.model_validate_json(r[0]) for r in await self._fetch(sql, *params)]
+
+    async def delete_session(self, session_id: str) -> None:
+        session_id = _text(session_id, "session_id")
+
+        async def op(conn: asyncpg.Connection, _touched: set[str]) -> None:
+            await _delete_session(conn, session_id)
+
+        await self._write(_Request(self._new_future(), op=op))
+
+    # -- runs -----------------------------------------------------------------------------
+    async def save_run(self, run: Run) -> None:
+        row = _run_row(run)
+
+        async def op(conn: asyncpg.Connection, _touched: set[str]) -> None:
+            await _save_run(conn, row)
+
+        await self._write(_Request(self._new_future(), op=op))
+
+    async def get_run(self, run_id: str) -> Run:
+        rows = await self._fetch("SELECT record FROM asm_runs WHERE id = $1", run_id)
+        if not rows:
+            raise RunNotFound(f"run {run_id} not found", details={"id": run_id})
+        return Run.model_validate_json(rows[0][0])
+
+    async def list_runs(
+        self, session_id: str, *, status: RunStatus | None = None, limit: int | None = None
+    ) -> list[Run]:
+        check_limit(limit)
+        sql = "SELECT record FROM asm_runs WHERE session_id = $1"
+        params: list[Any] = [_text(session_id, "session_id")]
+        if status is not None:
+            params.append(str(_run_status(status)))
+            sql += f" AND status = ${len(params)}"
+        sql += ' ORDER BY created_at, id COLLATE "C"'
+        if limit is not None:
+            params.append(limit)
+            sql += f" LIMIT ${len(params)}"
+        return [Run.model_validate_json(r[0]) for r in await self._fetch(sql, *params)]
+
+    # -- events ---------------------------------------------------------------------------
+    async def append_event(self, event: Event) -> Event:
+        request = _Request(self._new_future(), items=[_event_item(event)])
+        stored: list[Event] = await self._write(request)
+        return stored[0]
+
+    async def append_events(self, events: Sequence[Event]) -> list[Event]:
+        items = [_event_item(event) for event in events]
+        if not items:
+            return []
+        stored: list[Event] = await self._write(_Request(self._new_future(), items=items))
+        return stored
+
+    async def get_events(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        limit: int | None = None,
+        run_id: str | None = None,
+        types: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Event]:
+        query = self._events_query(
+            session_id,
+            after=after,
+            before=before,
+            limit=limit,
+            run_id=run_id,
+            types=types,
+            since=since,
+            until=until,
+        )
+        return await query()
+
+    def _events_query(
+        self,
+        session_id: str,
+        *,
+        after: int,
+        before: int | None,
+        limit: int | None,
+        run_id: str | None,
+        types: Sequence[str] | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Callable[[], Awaitable[list[Event]]]:
+        """Validate the filters now (on the caller's side) and return the query to run."""
+        check_cursor(after, "after")
+        check_cursor(before, "before")
+        check_limit(limit)
+        type_set = check_types(types)
+        params: list[Any] = [_text(session_id, "session_id"), after]
+        sql = (
+            f"SELECT {_EVENT_COLUMNS} FROM asm_events"
+            " WHERE session_id = $1 AND sequence_number > $2"
+        )
+        if before is not None:
+            params.append(before)
+            sql += f" AND sequence_number < ${len(params)}"
+        if run_id is not None:
+            params.append(_text(run_id, "run_id"))
+            sql += f" AND run_id = ${len(params)}"
+        if type_set is not None:
+            if not type_set:
+
+                async def nothing() -> list[Event]:
+                    return []
+
+                return nothing
+            params.append(sorted(type_set))
+            sql += f" AND type = ANY(${len(params)}::text[])"
+        if since is not None:
+            params.append(_to_micros(since, "since"))
+            sql += f" AND timestamp >= ${len(params)}"
+        if until is not None:
+            params.append(_to_micros(until, "until"))
+            sql += f" AND timestamp < ${len(params)}"
+        sql += " ORDER BY sequence_number"
+        if limit is not None:
+            params.append(limit)
+            sql += f" LIMIT ${len(params)}"
+
+        async def query() -> list[Event]:
+            return [_event_from_record(row) for row in await self._fetch(sql, *params)]
+
+        return query
+
+    async def latest_sequence(self, session_id: str) -> int:
+        rows = await self._fetch(
+            "SELECT last_sequence FROM asm_session_sequences WHERE session_id = $1",
+            _text(session_id, "session_id"),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def wait_for_events(
+        self,
+        session_id: str,
+        *,
+        after: int,
+        timeout: float,
+        run_id: str | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        check_timeout(timeout)
+        query = self._events_query(
+            session_id, after=after, before=None, limit=limit, run_id=run_id, types=types
+        )
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            # LISTEN is active before the first read: a commit after it always wakes us.
+            await self._ensure_listener()
+            found = await query()
+            while not found and not self._closed:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                # Register before re-reading: an append landing in between still wakes us.
+                future = self._notifier.register(session_id)
+                try:
+                    if self._listener is None:
+                        await self._ensure_listener()
+                    found = await query()
+                except BaseException:
+                    self._notifier.unregister(session_id, future)
+                    raise
+                if found:
+                    self._notifier.unregister(session_id, future)
+                    break
+                if not await self._notifier.wait(session_id, future, remaining):
+                    break
+                if self._closed:
+                    break
+                found = await query()
+        except StorageError:
+            if self._closed:
+                return []
+            raise
+        return found
+
+    async def flush(
+        self,
+        *,
+        run: Run | None = None,
+        session: Session | None = None,
+        events: Sequence[Event] = (),
+    ) -> list[Event]:
+        session_row = None if session is None else _session_row(session)
+        run_row = None if run is None else _run_row(run)
+        items = [_event_item(event) for event in events]
+
+        async def op(conn: asyncpg.Connection, touched: set[str]) -> list[Event]:
+            if session_row is not None:
+                await _save_session(conn, session_row)
+            if run_row is not None:
+                await _save_run(conn, run_row)
+            return await _append_or_raise(conn, items, touched)
+
+        result: list[Event] = await self._write(_Request(self._new_future(), op=op))
+        return result
+
+
+def _session_status(value: str) -> SessionStatus:
+    try:
+        return SessionStatus(value)
+    except ValueError as exc:
+        raise ValidationError(f"unknown session status {value!r}") from exc
+
+
+def _run_status(value: str) -> RunStatus:
+    try:
+        return RunStatus(value)
+    except ValueError as exc:
+        raise ValidationError(f"unknown run status {value!r}") from exc
