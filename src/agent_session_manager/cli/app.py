@@ -25,7 +25,7 @@ from agent_session_manager.cli._runtime import (
     CliError,
     state,
 )
-from agent_session_manager.cli.commands import config, demo, events, run, runs, sessions
+from agent_session_manager.cli.commands import config, db, demo, events, run, runs, sessions
 from agent_session_manager.core.errors import ASMError
 
 app = typer.Typer(
@@ -44,6 +44,7 @@ app.command("run")(run.run)
 app.command("events")(events.events)
 app.add_typer(sessions.app)
 app.add_typer(runs.app)
+app.add_typer(db.app)
 app.add_typer(config.app)
 
 
