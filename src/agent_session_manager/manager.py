@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from time import time_ns
 from typing import Any
 
 from agent_session_manager.core.capabilities import CapabilityResolver, CapabilityType
@@ -45,6 +46,7 @@ from agent_session_manager.providers.base import (
     RunRequest,
 )
 from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager.telemetry import Instrumentation, RunObserver, resolve_instrumentation
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +159,10 @@ class SessionManager:
 
     ``redaction`` (on by default) replaces secrets in every event before it is stored; pass a
     :class:`Redactor` to add patterns, or ``False`` to store payloads verbatim.
+    ``instrumentation`` receives lifecycle and run hooks (see the ``telemetry`` module): by
+    default OpenTelemetry spans and metrics, which cost next to nothing and export nothing until
+    an OpenTelemetry SDK is configured; pass a ``Telemetry``, an ``AuditLog``, a list of them, or
+    ``None`` for none.
     """
 
     def __init__(
@@ -166,6 +172,7 @@ class SessionManager:
         *,
         redaction: Redactor | bool = True,
         default_timeout: float | None = DEFAULT_RUN_TIMEOUT,
+        instrumentation: Instrumentation | Sequence[Instrumentation] | bool | None = True,
     ) -> None:
         self.store = store
         self.adapter = adapter
@@ -173,6 +180,24 @@ class SessionManager:
         self.pipeline = EventPipeline(store, redactor=redactor)
         self.default_timeout = default_timeout
         self._active: dict[str, _RunDriver] = {}
+        self.instrumentation = resolve_instrumentation(instrumentation)
+
+    def _session_hook(self, session: Session, events: Sequence[Event]) -> None:
+        if self.instrumentation is not None:
+            try:
+                for event in events:
+                    self.instrumentation.session_event(session, event)
+            except Exception:
+                logger.exception("instrumentation failed on a session event of %s", session.id)
+
+    def _run_hook(self, run: Run, session: Session, model: str | None) -> RunObserver | None:
+        if self.instrumentation is None:
+            return None
+        try:
+            return self.instrumentation.start_run(run, session, model)
+        except Exception:
+            logger.exception("instrumentation failed to start run %s", run.id)
+            return None
 
     # -- sessions ---------------------------------------------------------------------------
     async def start_session(
@@ -205,7 +230,8 @@ class SessionManager:
             EventType.SESSION_CREATED,
             {"agent_id": session.agent_id, "provider": self.adapter.name},
         )
-        await self.store.flush(session=session, events=[created])
+        stored = await self.store.flush(session=session, events=[created])
+        self._session_hook(session, stored)
         return session
 
     async def get_session(self, session_id: str) -> Session:
@@ -260,7 +286,10 @@ class SessionManager:
             event_type or _SESSION_EVENTS[target],
             data,
         )
-        await self.store.flush(session=session, events=[event])  # status and event together
+        stored = await self.store.flush(
+            session=session, events=[event]
+        )  # status and event together
+        self._session_hook(session, stored)
         return session
 
     # -- runs -------------------------------------------------------------------------------
@@ -341,7 +370,7 @@ class SessionManager:
             options=opts,
             provider_session_id=handle.provider_session_id if handle else None,
         )
-        driver = _RunDriver(self, run, request, on_event)
+        driver = _RunDriver(self, run, request, on_event, self._run_hook(run, session, opts.model))
         self._active[run_id] = driver
         try:
             return await driver.drive(self.default_timeout if timeout is _DEFAULT else timeout)
@@ -471,8 +500,13 @@ class _RunDriver:
         run: Run,
         request: RunRequest,
         on_event: EventCallback | None,
+        observer: RunObserver | None = None,
     ) -> None:
         self.manager = manager
+        self.observer = observer
+        # The per-event hook is looked up once: None unless an observer asked for events.
+        self._event_hook = observer.event_stored if observer and observer.wants_events else None
+        self._flush_started: int | None = None
         self.run = run
         self.request = request
         self.on_event = on_event
@@ -522,6 +556,15 @@ class _RunDriver:
                 await self._emit(EventType.MESSAGE_SENT, message.model_dump())
         except ASMError as exc:
             return exc
+        self._observe("provider_call_started")
+        outcome: ASMError | None = None
+        try:
+            outcome = await self._wait_for_provider(timeout)
+        finally:
+            self._observe("provider_call_finished", outcome)
+        return outcome
+
+    async def _wait_for_provider(self, timeout: float | None) -> ASMError | None:
         self._task = asyncio.create_task(self._consume(), name=f"asm-run-{self.run_id}")
         try:
             done, _ = await asyncio.wait({self._task}, timeout=timeout)
@@ -542,6 +585,13 @@ class _RunDriver:
         if failure is None:
             return None
         return _as_run_error(failure)
+
+    def _observe(self, hook: str, *args: Any) -> None:
+        if self.observer is not None:
+            try:
+                getattr(self.observer, hook)(*args)
+            except Exception:
+                logger.exception("instrumentation %s failed for run %s", hook, self.run_id)
 
     async def _abort_task(self) -> None:
         assert self._task is not None
@@ -627,7 +677,16 @@ class _RunDriver:
                 code="provider_protocol_error",
                 details=exc.details,
             ) from exc
-        stored = await self.manager.store.append_event(event)
+        hook = self._event_hook
+        if hook is None:
+            stored = await self.manager.store.append_event(event)
+        else:
+            started = time_ns()
+            stored = await self.manager.store.append_event(event)
+            try:
+                hook(stored, started)
+            except Exception:
+                logger.exception("instrumentation failed on an event of run %s", self.run_id)
         self._events.append(stored)
         await invoke_callbacks(self.on_event, (stored,))
         return stored
@@ -635,9 +694,13 @@ class _RunDriver:
     # -- finalization -----------------------------------------------------------------------
     async def _finalize(self, error: ASMError | None) -> RunResult:
         try:
-            return await self._write_final(error)
+            result = await self._write_final(error)
+        except BaseException as exc:
+            self._observe("run_finished", None, (), self._flush_started, exc)
+            raise
         finally:
             self._finished.set()
+        return result
 
     async def _write_final(self, error: ASMError | None) -> RunResult:
         store = self.manager.store
@@ -645,6 +708,7 @@ class _RunDriver:
         session = await store.get_session(self.session_id)
         if current.status.is_terminal:
             # Cancelled from elsewhere (another process or a direct store write): keep it.
+            self._observe("run_finished", current, (), None, None)
             return RunResult(current, session, tuple(self._events))
         provider_session_id = self._started_data.get("provider_session_id")
         model = self._started_data.get("model")
@@ -708,12 +772,14 @@ class _RunDriver:
                 updated_at=utcnow(),
             )
             updated_session = session.with_provider_handle(self.manager.adapter.name, handle)
+        self._flush_started = time_ns()
         stored = await store.flush(
             run=final,
             session=updated_session if updated_session is not session else None,
             events=events,
         )
         self._events.extend(stored)
+        self._observe("run_finished", final, stored, self._flush_started, None)
         try:
             await invoke_callbacks(self.on_event, stored)
         except ASMError:
