@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from benchmarks import pipeline_throughput
+from benchmarks import pipeline_throughput, runtime_scale
 
 if __name__ == "__main__":
     pipeline_throughput.main([])
+    runtime_scale.main([])
