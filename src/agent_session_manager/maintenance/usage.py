@@ -1,0 +1,148 @@
+"""Usage and cost summaries: token usage and ``cost_usd`` of runs, grouped by session, agent or
+provider.
+
+Sums the runs' own records (``run.token_usage``, ``run.cost_usd``, ``run.provider``), never the
+``token_usage_updated`` events, so nothing is counted twice. Runs without a recorded cost are
+counted in ``runs_without_cost`` instead of being priced here. Built on the ``SessionStore``
+protocol only; it knows no backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from agent_session_manager.core.errors import ValidationError
+from agent_session_manager.core.lifecycle import SessionStatus
+from agent_session_manager.core.models import Run, Session
+from agent_session_manager.core.usage import TokenUsage
+from agent_session_manager.maintenance.query import iter_sessions
+from agent_session_manager.store.protocol import SessionStore
+
+#: The group name of runs that record no provider.
+UNKNOWN_PROVIDER = "unknown"
+
+
+class UsageGrouping(StrEnum):
+    SESSION = "session"
+    AGENT = "agent"
+    PROVIDER = "provider"
+
+
+@dataclass
+class UsageRow:
+    """The usage of one group (``key`` is a session id, agent id or provider name)."""
+
+    key: str
+    sessions: int = 0
+    runs: int = 0
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    cost_usd: float = 0.0
+    runs_without_cost: int = 0
+    _session_ids: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def _add(self, session: Session, run: Run) -> None:
+        if session.id not in self._session_ids:
+            self._session_ids.add(session.id)
+            self.sessions += 1
+        self.runs += 1
+        self.usage = self.usage + run.token_usage
+        if run.cost_usd is None:
+            self.runs_without_cost += 1
+        else:
+            self.cost_usd += run.cost_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "sessions": self.sessions,
+            "runs": self.runs,
+            **self.usage.to_dict(),
+            "cost_usd": round(self.cost_usd, 10),
+            "runs_without_cost": self.runs_without_cost,
+        }
+
+
+@dataclass
+class UsageReport:
+    """Rows (most expensive first, then most tokens, then by key) and their total."""
+
+    by: UsageGrouping
+    rows: list[UsageRow]
+    total: UsageRow
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by": str(self.by),
+            "rows": [row.to_dict() for row in self.rows],
+            "total": self.total.to_dict(),
+        }
+
+
+async def usage_summary(
+    store: SessionStore,
+    *,
+    by: UsageGrouping | str = UsageGrouping.SESSION,
+    agent_id: str | None = None,
+    status: SessionStatus | str | Sequence[SessionStatus | str] | None = None,
+    tags: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    session_ids: Sequence[str] | None = None,
+) -> UsageReport:
+    """Sum the runs of the matching sessions (filters as in
+    :func:`~agent_session_manager.maintenance.query.iter_sessions`; ``session_ids`` picks
+    sessions by id instead) per session, agent or provider. Sessions without runs appear in
+    ``by="session"`` and ``by="agent"`` with zeros."""
+    try:
+        grouping = UsageGrouping(str(by).lower())
+    except ValueError:
+        raise ValidationError(
+            f"usage can be grouped by session, agent or provider, not {by!r}"
+        ) from None
+    rows: dict[str, UsageRow] = {}
+    total = UsageRow(key="total")
+    async for session in _sessions(store, session_ids, agent_id, status, tags, since, until):
+        runs = await store.list_runs(session.id)
+        if grouping is not UsageGrouping.PROVIDER:
+            key = session.id if grouping is UsageGrouping.SESSION else session.agent_id
+            row = rows.setdefault(key, UsageRow(key=key))
+            if session.id not in row._session_ids:
+                row._session_ids.add(session.id)
+                row.sessions += 1
+        if session.id not in total._session_ids:
+            total._session_ids.add(session.id)
+            total.sessions += 1
+        for run in runs:
+            if grouping is UsageGrouping.SESSION:
+                key = session.id
+            elif grouping is UsageGrouping.AGENT:
+                key = session.agent_id
+            else:
+                key = run.provider or UNKNOWN_PROVIDER
+            rows.setdefault(key, UsageRow(key=key))._add(session, run)
+            total._add(session, run)
+    ordered = sorted(rows.values(), key=lambda r: (-r.cost_usd, -r.usage.total_tokens, r.key))
+    return UsageReport(grouping, ordered, total)
+
+
+async def _sessions(
+    store: SessionStore,
+    session_ids: Sequence[str] | None,
+    agent_id: str | None,
+    status: SessionStatus | str | Sequence[SessionStatus | str] | None,
+    tags: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+) -> AsyncIterator[Session]:
+    if session_ids is not None:
+        for session_id in dict.fromkeys(session_ids):
+            yield await store.get_session(session_id)
+        return
+    async for session in iter_sessions(
+        store, agent_id=agent_id, status=status, tags=tags, since=since, until=until
+    ):
+        yield session
