@@ -31,11 +31,11 @@ from agent_session_manager.core.errors import (
     RunTimeout,
     ValidationError,
 )
-from agent_session_manager.core.events import Event
-from agent_session_manager.core.lifecycle import SessionStatus
+from agent_session_manager.core.events import Event, EventType
+from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run
 from agent_session_manager.manager import RunResult, SessionManager, normalize_input
-from agent_session_manager.pipeline import EventCallback
+from agent_session_manager.pipeline import EmitContext, EventCallback
 from agent_session_manager.providers.base import AdapterOptions
 from agent_session_manager.runtime.limiter import ConcurrencyLimiter
 
@@ -238,6 +238,7 @@ class SessionServer:
                 task.cancel()
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
+            self._subscriptions.clear()  # each ends by itself once it has delivered the rest
             self._release_session_slot()
 
     def _release_session_slot(self) -> None:
@@ -469,10 +470,33 @@ class SessionServer:
                 self._complete(entry, error=_as_error(exc))
                 return
         except Exception as exc:
-            logger.warning("run %s could not execute: %s", entry.run_id, exc)
-            self._complete(entry, error=_as_error(exc))
+            error = _as_error(exc)
+            logger.warning("run %s could not execute: %s", entry.run_id, error)
+            await self._fail_stranded(entry.run_id, error)
+            self._complete(entry, error=error)
             return
         self._complete(entry, result=result)
+
+    async def _fail_stranded(self, run_id: str, error: ASMError) -> None:
+        """A run that could not execute (or whose execution crashed) still gets its one
+        terminal status and event: ``failed`` with the cause."""
+        try:
+            run = await self.manager.store.get_run(run_id)
+            if run.status.is_terminal:
+                return
+            final = run.transition(RunStatus.FAILED, error=error.to_dict())
+            data: dict[str, Any] = {
+                "error_code": error.code,
+                "error_message": error.message,
+                "category": str(error.category),
+                "retryable": error.retryable,
+            }
+            event = self.manager.pipeline.build(
+                EmitContext(run.session_id, run.id, run.provider), EventType.RUN_FAILED, data
+            )
+            await self.manager.store.flush(run=final, events=[event])
+        except Exception:
+            logger.exception("could not record run %s as failed", run_id)
 
     async def _execute(self, entry: _Entry) -> RunResult:
         entry.state = _RUNNING

@@ -103,8 +103,9 @@ async def test_interrupt_where_supported() -> None:
     control = ControlOperations(manager)
     assert control.supports_interrupt()
     async with await SessionServer.open(manager) as server:
-        run_id = await server.submit_run("go")
-        await asyncio.sleep(0.01)
+        streaming = asyncio.Event()
+        run_id = await server.submit_run("go", on_event=lambda e: streaming.set())
+        await streaming.wait()
         await control.interrupt(run_id)
         result = await server.await_run(run_id, timeout=5)
     assert result.ok

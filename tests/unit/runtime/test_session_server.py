@@ -120,9 +120,10 @@ async def test_await_timeout_leaves_the_run_going() -> None:
 async def test_cancel_queued_and_running() -> None:
     manager = _manager(Scenario().delay(math.inf))
     async with await SessionServer.open(manager) as server:
-        running = await server.submit_run("a")
+        started = asyncio.Event()
+        running = await server.submit_run("a", on_event=lambda e: started.set())
         queued = await server.submit_run("b")
-        await asyncio.sleep(0.01)
+        await started.wait()  # the adapter is streaming run "a"
         await server.cancel_run(queued, reason="not needed")
         assert server.status().queued_runs == ()
         await server.cancel_run(running)
@@ -167,7 +168,7 @@ async def test_crashing_adapter_and_callback_do_not_take_the_server_down() -> No
     assert ok.ok
 
 
-async def test_execute_error_is_raised_by_await_and_server_goes_on() -> None:
+async def test_execute_error_is_raised_by_await_and_the_run_still_ends_failed() -> None:
     manager = _manager()
     async with await SessionServer.open(manager) as server:
         run_id = await server.submit_run("x", options="not options")  # type: ignore[arg-type]
@@ -176,6 +177,12 @@ async def test_execute_error_is_raised_by_await_and_server_goes_on() -> None:
         assert info.value.code == "internal_error"
         assert "Run task crashed" in info.value.message
         assert (await server.execute_run("fine")).ok
+        run = await manager.store.get_run(run_id)
+        events = await manager.store.get_events(server.session_id, run_id=run_id)
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None
+    assert run.error["code"] == "internal_error"
+    assert [e.type for e in events if e.type in TERMINAL_RUN_EVENTS] == ["run_failed"]
 
 
 async def test_queue_bound() -> None:
