@@ -12,6 +12,7 @@ imports ``claude-agent-sdk`` and knows nothing of stores or the session manager.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -393,10 +394,10 @@ class ClaudeAdapter:
         argv = self.command(request)
         parser = ClaudeStreamParser(resumed=request.provider_session_id is not None)
         env = {**os.environ, **options.env}
-        async for event in self._runs.stream(
-            request.run_id, argv, parser, cwd=options.cwd, env=env
-        ):
-            yield event
+        events = self._runs.stream(request.run_id, argv, parser, cwd=options.cwd, env=env)
+        async with contextlib.aclosing(events):  # stops the process when we are closed
+            async for event in events:
+                yield event
 
     async def cancel(self, run_id: str) -> None:
         await self._runs.cancel(run_id)

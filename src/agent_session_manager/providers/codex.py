@@ -12,6 +12,7 @@ command line, its output and its rollout files; it knows nothing of stores or th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -395,10 +396,10 @@ class CodexAdapter:
         model = options.model or _configured_model(_codex_home(env), options.extra)
         parser = CodexStreamParser(model=model, baseline=baseline)
         try:
-            async for event in self._runs.stream(
-                request.run_id, argv, parser, cwd=options.cwd, env=env
-            ):
-                yield event
+            events = self._runs.stream(request.run_id, argv, parser, cwd=options.cwd, env=env)
+            async with contextlib.aclosing(events):  # stops the process when we are closed
+                async for event in events:
+                    yield event
         finally:
             if parser.thread_id:
                 self._thread_usage[parser.thread_id] = parser.cumulative

@@ -415,6 +415,7 @@ class FakeModelServer:
         self._port = port
         self._log_path = Path(log_path) if log_path is not None else None
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._requests: list[RecordedRequest] = []
         self._rules: list[_Rule] = []
         self._default: list[dict[str, Any]] = []
@@ -447,6 +448,19 @@ class FakeModelServer:
     def model_requests(self, api: str | None = None) -> list[RecordedRequest]:
         """The model calls (``/messages``, ``/responses``) so far, optionally of one API."""
         return [r for r in self.requests if r.is_model_call and (api is None or r.api == api)]
+
+    def wait_for_model_requests(
+        self, count: int = 1, timeout: float = 30.0
+    ) -> list[RecordedRequest]:
+        """Block until ``count`` model calls have arrived (``TimeoutError`` after ``timeout``);
+        from async code: ``await asyncio.to_thread(server.wait_for_model_requests)``."""
+        with self._arrived:
+            done = self._arrived.wait_for(
+                lambda: sum(r.is_model_call for r in self._requests) >= count, timeout
+            )
+            if not done:
+                raise TimeoutError(f"fewer than {count} model requests after {timeout} s")
+            return [r for r in self._requests if r.is_model_call]
 
     def clear(self) -> None:
         with self._lock:
@@ -601,6 +615,7 @@ class FakeModelServer:
                 status=status,
             )
             self._requests.append(entry)
+            self._arrived.notify_all()
             if self._log_path is not None:
                 with self._log_path.open("a", encoding="utf-8") as log:
                     log.write(json.dumps(entry.to_dict(), default=str) + "\n")

@@ -1,0 +1,69 @@
+"""Shared setup for the real-CLI provider tests: the fake model server, a temporary git
+workspace, offline CLI environments, managers over a fresh store, and process-group checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_session_manager import InMemorySessionStore, SessionManager
+from agent_session_manager.testing.fake_model import rule, shell, text
+from agent_session_manager.testing.fixtures import (  # noqa: F401 (fixtures)
+    claude_binary,
+    codex_binary,
+    fake_model_server,
+)
+
+#: The model writes a file with its shell tool, then reports the tool's output.
+TOOL_RULES = [
+    rule(
+        text("I'll create the file."),
+        shell("echo hi > out.txt && cat out.txt"),
+        user_contains="write the file",
+        after_tool_result=False,
+        usage={"input_tokens": 1000, "output_tokens": 20},
+    ),
+    rule(
+        text("The command ran. Output: {tool_output}"),
+        after_tool_result=True,
+        usage={"input_tokens": 1100, "output_tokens": 10},
+    ),
+]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    return folder
+
+
+@pytest.fixture
+def manager_for() -> Callable[[Any], SessionManager]:
+    def make(adapter: Any) -> SessionManager:
+        return SessionManager(InMemorySessionStore(), adapter, default_timeout=60)
+
+    return make
+
+
+def group_members(pgid: int) -> list[tuple[int, str]]:
+    """(pid, state) of every process, zombies included, whose process group is ``pgid``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:
+            members.append((int(entry), fields[0]))
+    return members
