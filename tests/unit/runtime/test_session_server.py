@@ -118,10 +118,15 @@ async def test_await_timeout_leaves_the_run_going() -> None:
 
 
 async def test_cancel_queued_and_running() -> None:
-    manager = _manager(Scenario().delay(math.inf))
+    manager = _manager(Scenario().text("working").delay(math.inf))
     async with await SessionServer.open(manager) as server:
         started = asyncio.Event()
-        running = await server.submit_run("a", on_event=lambda e: started.set())
+
+        def on_event(event: Any) -> None:
+            if event.type == "message_received":
+                started.set()
+
+        running = await server.submit_run("a", on_event=on_event)
         queued = await server.submit_run("b")
         await started.wait()  # the adapter is streaming run "a"
         await server.cancel_run(queued, reason="not needed")
