@@ -53,20 +53,6 @@ PERMISSION_FLAGS: dict[PermissionMode, tuple[str, ...]] = {
     PermissionMode.DANGEROUSLY_SKIP_PERMISSIONS: ("--dangerously-bypass-approvals-and-sandbox",),
 }
 
-# Error types in an OpenAI error body, when Codex reports the body without the status.
-_ERROR_TYPE_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "rate_limit_error": 429,
-    "rate_limit_exceeded": 429,
-    "insufficient_quota": 429,
-    "server_error": 500,
-    "api_error": 500,
-    "overloaded_error": 529,
-    "server_is_overloaded": 529,
-}
 _STATUS_RE = re.compile(r"\b(?:status|HTTP)[ :]+(\d{3})\b")
 _DENIAL_MARKERS = ("Read-only file system", "Operation not permitted", "Permission denied")
 
@@ -274,12 +260,9 @@ def _failure(message: str) -> dict[str, Any]:
         error = body["error"]
         provider_error = body
         text = str(error.get("message") or message)
-        kind = str(error.get("code") or "") if error.get("code") else ""
-        status = (
-            status
-            or _ERROR_TYPE_STATUS.get(kind)
-            or _ERROR_TYPE_STATUS.get(str(error.get("type") or ""))
-        )
+        # Codex 0.169 reports other statuses as "unexpected status N ...", but a 400 (invalid
+        # request) as the bare response body: a body without a status is a 400.
+        status = status or 400
     error_obj: ProviderError = (
         status_error(status, text, provider_error=provider_error)
         if status is not None
