@@ -188,11 +188,11 @@ async def test_factory_spellings_open_postgres(postgres_url: str) -> None:
 # -- writes -------------------------------------------------------------------------------------
 async def test_concurrent_writes_are_group_committed(store: PostgresSessionStore) -> None:
     sessions = [await _session(store) for _ in range(10)]
-    before = store._writer.transactions
+    before = store.write_transactions
     stored = await asyncio.gather(
         *(store.append_event(_event(sessions[i % 10].id, i)) for i in range(500))
     )
-    assert store._writer.transactions - before < 500
+    assert store.write_transactions - before < 500
     for session in sessions:
         mine = sorted(e.sequence_number or 0 for e in stored if e.session_id == session.id)
         assert mine == list(range(1, 51))
