@@ -137,10 +137,10 @@ class CompositeInstrumentation:
 def resolve_instrumentation(
     value: Instrumentation | Sequence[Instrumentation] | bool | None,
 ) -> Instrumentation | None:
-    """``True`` → a default :class:`Telemetry`; ``None``/``False`` → none; a sequence →
-    combined."""
+    """``True`` → the process-wide default :class:`Telemetry` (global providers, created on
+    first use); ``None``/``False`` → none; a sequence → combined."""
     if value is True:
-        return Telemetry()
+        return default_telemetry()
     if value is None or value is False:
         return None
     if isinstance(value, Sequence):
@@ -152,6 +152,18 @@ def resolve_instrumentation(
 
 
 # -- OpenTelemetry ----------------------------------------------------------------------------
+_default: Telemetry | None = None
+
+
+def default_telemetry() -> Telemetry:
+    """The shared :class:`Telemetry` over the global OpenTelemetry providers (what managers
+    use unless told otherwise); instruments are created once per process."""
+    global _default
+    if _default is None:
+        _default = Telemetry()
+    return _default
+
+
 class Telemetry:
     """OpenTelemetry spans and metrics (GenAI semantic conventions) for sessions and runs.
 

@@ -155,6 +155,8 @@ async def test_nothing_is_recorded_without_an_sdk() -> None:
     # The default instrumentation uses the global (no-op until configured) providers.
     manager = SessionManager(InMemorySessionStore(), ScriptedAdapter(_SCENARIO))
     assert isinstance(manager.instrumentation, Telemetry)
+    other = SessionManager(InMemorySessionStore(), ScriptedAdapter(_SCENARIO))
+    assert other.instrumentation is manager.instrumentation  # one default per process
     session = await manager.start_session()
     run = Run(session_id=session.id)
     observer = manager.instrumentation.start_run(run, session, None)
