@@ -25,7 +25,19 @@ from agent_session_manager.cli._runtime import (
     CliError,
     state,
 )
-from agent_session_manager.cli.commands import config, db, demo, events, run, runs, sessions
+from agent_session_manager.cli.commands import (
+    bundle,
+    config,
+    db,
+    demo,
+    events,
+    prune,
+    run,
+    runs,
+    search,
+    sessions,
+    usage,
+)
 from agent_session_manager.core.errors import ASMError
 
 app = typer.Typer(
@@ -46,6 +58,11 @@ app.add_typer(sessions.app)
 app.add_typer(runs.app)
 app.add_typer(db.app)
 app.add_typer(config.app)
+app.command("export")(bundle.export)
+app.command("import")(bundle.import_)
+app.command("prune")(prune.prune)
+app.command("usage")(usage.usage)
+sessions.app.command("search")(search.search)
 
 
 def _version(value: bool) -> None:

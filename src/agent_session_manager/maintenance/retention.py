@@ -425,7 +425,7 @@ async def apply_retention(
                 report.not_applied["runs"] = reason
             if report.events:
                 report.not_applied["events"] = reason
-            logger.warning("retention: %s", reason)
+            logger.info("retention: %s", reason)
         else:
             if report.runs:
                 await pruner.delete_runs([r.run_id for r in report.runs])
