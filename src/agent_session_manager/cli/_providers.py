@@ -1,8 +1,10 @@
 """Which providers the CLI can drive, and building their adapters from command-line options.
 
-Only the scripted provider exists in this version; the names of the agent CLIs that come later
-are recognised so the error can say so. Provider modules are imported here lazily, when a
-command actually needs an adapter; provider SDKs are never imported.
+``scripted``, ``claude`` (the Claude Code CLI) and ``codex`` (the Codex CLI) work; the names of
+the adapters that come later are recognised so the error can say so. The agent CLIs are found
+through ``ASM_CLAUDE_PATH`` / ``ASM_CODEX_PATH`` or ``PATH`` and inherit the environment (so
+``ANTHROPIC_BASE_URL``, ``CODEX_HOME`` and the like pass through). Provider modules are imported
+here lazily, when a command actually needs an adapter; provider SDKs are never imported.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ from typing import TYPE_CHECKING
 from agent_session_manager.cli._runtime import UsageError
 
 if TYPE_CHECKING:
-    from agent_session_manager.providers.base import AdapterOptions, PermissionMode
+    from agent_session_manager.providers.base import (
+        AdapterOptions,
+        PermissionMode,
+        ProviderAdapter,
+    )
     from agent_session_manager.providers.scripted import ScriptedAdapter
 
-AVAILABLE_PROVIDERS = ("scripted",)
+AVAILABLE_PROVIDERS = ("scripted", "claude", "codex")
 #: Adapters planned for a later release (named in the error so users know they are coming).
-PLANNED_PROVIDERS = ("claude", "codex", "amp", "acp", "shell")
+PLANNED_PROVIDERS = ("amp", "acp", "shell")
 
 
 def check_provider(name: str) -> str:
@@ -26,12 +32,30 @@ def check_provider(name: str) -> str:
     wanted = name.strip().lower()
     if wanted in AVAILABLE_PROVIDERS:
         return wanted
+    available = ", ".join(AVAILABLE_PROVIDERS)
     if wanted in PLANNED_PROVIDERS:
         raise UsageError(
-            f"provider '{name}' is not available yet: only 'scripted' works in this version "
+            f"provider '{name}' is not available yet: {available} work in this version "
             f"(the {', '.join(PLANNED_PROVIDERS)} adapters land in a later release)"
         )
-    raise UsageError(f"unknown provider '{name}': only 'scripted' is available in this version")
+    raise UsageError(f"unknown provider '{name}': choose one of {available}")
+
+
+def build_adapter(provider: str, scenario_file: Path | None) -> ProviderAdapter:
+    """The adapter for a checked provider name (``--scenario`` only goes with ``scripted``)."""
+    if provider == "scripted":
+        return scripted_adapter(scenario_file)
+    if scenario_file is not None:
+        raise UsageError(f"--scenario only applies to the scripted provider, not '{provider}'")
+    if provider == "claude":
+        from agent_session_manager.providers.claude import ClaudeAdapter
+
+        return ClaudeAdapter()
+    if provider == "codex":
+        from agent_session_manager.providers.codex import CodexAdapter
+
+        return CodexAdapter()
+    raise UsageError(f"unknown provider '{provider}'")
 
 
 def check_permission_mode(value: str) -> PermissionMode:

@@ -20,7 +20,7 @@ import typer
 from agent_session_manager.cli import _output
 from agent_session_manager.cli._live import LivePrinter, OutputFormat, make_renderer
 from agent_session_manager.cli._options import FormatOption, StoreOption
-from agent_session_manager.cli._providers import adapter_options, check_provider, scripted_adapter
+from agent_session_manager.cli._providers import adapter_options, build_adapter, check_provider
 from agent_session_manager.cli._runtime import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -48,7 +48,13 @@ def run(
         ),
     ],
     provider: Annotated[
-        str, typer.Option("--provider", "-p", help="Provider to run (only 'scripted' for now).")
+        str,
+        typer.Option(
+            "--provider",
+            "-p",
+            help="scripted, claude or codex (the CLIs are found on PATH or via ASM_CLAUDE_PATH "
+            "/ ASM_CODEX_PATH).",
+        ),
     ] = "scripted",
     scenario: Annotated[
         Path | None,
@@ -128,7 +134,7 @@ def run(
         prompt = sys.stdin.read()
     if not prompt.strip():
         raise UsageError("PROMPT must not be empty")
-    check_provider(provider)
+    provider = check_provider(provider)
     options = adapter_options(
         model=model,
         permission_mode=permission_mode,
@@ -136,7 +142,7 @@ def run(
         system_prompt=system_prompt,
         cwd=cwd,
     )
-    adapter = scripted_adapter(scenario)
+    adapter = build_adapter(provider, scenario)
     code = run_async(
         _run(prompt, adapter, options, session, timeout, output_format, store, system_prompt)
     )
