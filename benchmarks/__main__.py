@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks import pipeline_throughput, runtime_scale
+from benchmarks import pipeline_throughput, runtime_scale, store_append
 
 if __name__ == "__main__":
     pipeline_throughput.main([])
     runtime_scale.main([])
+    store_append.main([])

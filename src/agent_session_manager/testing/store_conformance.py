@@ -58,10 +58,11 @@ class SessionStoreConformance:
     Optional hooks unlock the tests a backend can support (without them those tests skip, with the
     reason):
 
-    * a ``store_url`` fixture returning a URL that :func:`~agent_session_manager.open_store`
-      opens, **in another OS process**, to the same data as ``store`` (the default returns
-      ``None``): enables the multi-process tests (4 processes and 100 tasks appending to one
-      session; long-poll woken by another process; 20 SIGKILLs of a writer process);
+    * a ``store_url`` fixture returning a URL that :attr:`store_opener` (default:
+      :func:`~agent_session_manager.open_store`) opens, **in another OS process**, to the same
+      data as ``store`` (the default fixture returns ``None``): enables the multi-process tests
+      (4 processes and 100 tasks appending to one session; long-poll woken by another process;
+      20 SIGKILLs of a writer process);
     * :meth:`fail_after_events_written`: a context manager during which every write that
       inserts events raises :class:`InjectedFailure` right after the rows are inserted, inside
       the transaction: enables the mid-transaction atomicity tests.
@@ -104,6 +105,10 @@ class SessionStoreConformance:
     pytestmark = [pytest.mark.asyncio]
 
     # -- hooks for backends ---------------------------------------------------------------------
+    #: ``"module:function"``: an async function taking ``store_url`` and returning an open store;
+    #: the multi-process tests import and call it in their child processes.
+    store_opener = "agent_session_manager.store.factory:open_store"
+
     @pytest.fixture
     def store_url(self) -> str | None:
         """Override: a URL ``open_store`` opens, in another process, to the data of ``store``."""
@@ -756,7 +761,10 @@ class SessionStoreConformance:
     ) -> None:
         url = self.require_url(store_url)
         session = await self.new_session(store)
-        writers = [await _start_python(_PROCESS_APPENDER, url, session.id) for _ in range(4)]
+        writers = [
+            await _start_python(_PROCESS_APPENDER, self.store_opener, url, session.id)
+            for _ in range(4)
+        ]
         try:
             for process in writers:
                 assert await _line(process) == "ready"
@@ -804,7 +812,9 @@ class SessionStoreConformance:
         )
         await asyncio.sleep(0.05)
         assert not waiter.done()
-        process = await _start_python(_PROCESS_APPENDER, url, session.id, "1", "other.process")
+        process = await _start_python(
+            _PROCESS_APPENDER, self.store_opener, url, session.id, "1", "other.process"
+        )
         try:
             assert await _line(process) == "ready"
             assert process.stdin is not None
@@ -826,13 +836,14 @@ class SessionStoreConformance:
         url = self.require_url(store_url)
         session = await self.new_session(store)
         await store.close()  # from here on every check reopens the store from its URL
-        from agent_session_manager.store.factory import open_store
-
+        open_store = _import(self.store_opener)
         seed = random.randrange(1 << 30)
         rng = random.Random(seed)
         acknowledged: dict[str, int] = {}
         for kill in range(CRASH_KILLS):
-            process = await _start_python(_CRASH_WRITER, url, session.id, str(kill))
+            process = await _start_python(
+                _CRASH_WRITER, self.store_opener, url, session.id, str(kill)
+            )
             try:
                 assert await _line(process) == "ready"
                 await asyncio.sleep(rng.uniform(0.0, 0.15))  # a random moment, mid-write or not
@@ -870,12 +881,14 @@ class InjectedFailure(Exception):
 #: Events each process of ``test_gap_free_with_100_tasks_and_4_processes`` appends.
 _PROCESS_APPENDS = 150
 
-# argv: url, session id[, count, event type]. Prints "ready", waits for a line on stdin, then
-# appends (25 tasks, singles and pairs) and prints "<event id>:<sequence>" for each event.
+# argv: opener, url, session id[, count, event type]. Prints "ready", waits for a line on stdin,
+# then appends (25 tasks, singles and pairs) and prints "<event id>:<sequence>" for each event.
 _PROCESS_APPENDER = f"""
-    import asyncio, sys
+    import asyncio, importlib, sys
     from agent_session_manager.core.events import Event
-    from agent_session_manager.store.factory import open_store
+
+    module, _, name = sys.argv.pop(1).partition(":")
+    open_store = getattr(importlib.import_module(module), name)
 
     async def main(url, session_id, count, kind):
         async with await open_store(url) as store:
@@ -899,12 +912,14 @@ _PROCESS_APPENDER = f"""
     asyncio.run(main(args[0], args[1], count, args[3] or "conformance.process"))
 """
 
-# argv: url, session id, run number. Appends forever from 4 tasks (singles and batches of up to
-# 5); after each acknowledged append prints "<event id>:<sequence> …" and flushes.
+# argv: opener, url, session id, run number. Appends forever from 4 tasks (singles and batches
+# of up to 5); after each acknowledged append prints "<event id>:<sequence> …" and flushes.
 _CRASH_WRITER = """
-    import asyncio, random, sys, uuid
+    import asyncio, importlib, random, sys, uuid
     from agent_session_manager.core.events import Event
-    from agent_session_manager.store.factory import open_store
+
+    module, _, name = sys.argv.pop(1).partition(":")
+    open_store = getattr(importlib.import_module(module), name)
 
     async def main(url, session_id):
         store = await open_store(url)
@@ -957,3 +972,11 @@ def _kill(process: asyncio.subprocess.Process) -> None:
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGKILL)
+
+
+def _import(target: str) -> Any:
+    """``"module:function"`` → the function."""
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
