@@ -159,6 +159,7 @@ class SessionServer:
         self._closed = False
         self._paused = False
         self._holds_session_slot = False
+        self._creating = 0
 
     # -- lifecycle --------------------------------------------------------------------------
     @classmethod
@@ -268,22 +269,28 @@ class SessionServer:
         server is closed or the session ended.
         """
         self._check_open()
-        if len(self._queue) >= self.max_queued_runs and not self._free_slot():
+        # Runs being created count as queued; free run slots add to the queue's capacity.
+        free = 0 if self._paused else self.max_concurrent_runs - len(self._in_flight())
+        if len(self._queue) + self._creating >= self.max_queued_runs + max(0, free):
             raise ConcurrencyError(
                 f"Maximum queued runs exceeded ({self.max_queued_runs}) in session "
                 f"{self.session_id}",
                 code="max_runs_exceeded",
                 details={"max_queued_runs": self.max_queued_runs},
             )
-        if self._paused:
-            run = await self._create_paused_run(input, metadata, required_capabilities)
-        else:
-            run = await self.manager.start_run(
-                self.session_id,
-                input,
-                metadata=metadata,
-                required_capabilities=required_capabilities,
-            )
+        self._creating += 1  # counted as queued while the run record is written
+        try:
+            if self._paused:
+                run = await self._create_paused_run(input, metadata, required_capabilities)
+            else:
+                run = await self.manager.start_run(
+                    self.session_id,
+                    input,
+                    metadata=metadata,
+                    required_capabilities=required_capabilities,
+                )
+        finally:
+            self._creating -= 1
         if self._closed:  # closed while the run was being created
             await self.manager.cancel_run(run.id, reason="session server closed")
             self._check_open()
@@ -438,9 +445,6 @@ class SessionServer:
 
     def _in_flight(self) -> list[_Entry]:
         return [e for e in self._entries.values() if e.state != _QUEUED]
-
-    def _free_slot(self) -> bool:
-        return not self._paused and len(self._in_flight()) < self.max_concurrent_runs
 
     def _pump(self) -> None:
         in_flight = len(self._in_flight())

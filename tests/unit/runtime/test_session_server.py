@@ -201,6 +201,23 @@ async def test_queue_bound() -> None:
         assert "Maximum queued runs exceeded (1)" in info.value.message
 
 
+async def test_queue_bound_holds_for_concurrent_submissions() -> None:
+    class YieldingStore(InMemorySessionStore):
+        async def save_run(self, run: Any) -> None:
+            await asyncio.sleep(0)  # like a real database: other submissions interleave
+            await super().save_run(run)
+
+    manager = SessionManager(YieldingStore(), ScriptedAdapter(Scenario().delay(math.inf)))
+    async with await SessionServer.open(manager, max_queued_runs=2) as server:
+        outcomes = await asyncio.gather(
+            *(server.submit_run(f"r{i}") for i in range(6)), return_exceptions=True
+        )
+        accepted = [o for o in outcomes if isinstance(o, str)]
+        refused = [o for o in outcomes if isinstance(o, ConcurrencyError)]
+        assert (len(accepted), len(refused)) == (3, 3)  # one running + two queued
+        assert server.status().queued_count == 2
+
+
 async def test_drain_times_out_while_paused_then_finishes() -> None:
     manager = _manager()
     async with await SessionServer.open(manager) as server:
