@@ -34,6 +34,10 @@ unit: $(STAMP)
 TOOLS := .tools/npm
 CLAUDE_CODE_VERSION := 2.1.331
 CODEX_VERSION := 0.169.0
+CLAUDE_ACP_VERSION := 0.16.2
+CODEX_ACP_VERSION := 0.16.0
+# The legacy Amp: today's Amp runs its agent loop on Amp's servers and cannot be faked.
+AMP_VERSION := 0.0.1767830505-ga62310
 
 tools:
 	@if ! command -v npm >/dev/null 2>&1; then \
@@ -42,11 +46,16 @@ tools:
 	fi; \
 	if grep -qs '"version": "$(CLAUDE_CODE_VERSION)"' $(TOOLS)/node_modules/@anthropic-ai/claude-code/package.json \
 	  && grep -qs '"version": "$(CODEX_VERSION)"' $(TOOLS)/node_modules/@openai/codex/package.json \
+	  && grep -qs '"version": "$(CLAUDE_ACP_VERSION)"' $(TOOLS)/node_modules/@zed-industries/claude-code-acp/package.json \
+	  && grep -qs '"version": "$(CODEX_ACP_VERSION)"' $(TOOLS)/node_modules/@zed-industries/codex-acp/package.json \
+	  && grep -qs '"version": "$(AMP_VERSION)"' $(TOOLS)/node_modules/@sourcegraph/amp/package.json \
 	  && [ -x $(TOOLS)/node_modules/.bin/claude ] && [ -x $(TOOLS)/node_modules/.bin/codex ]; then \
 	  echo "agent CLIs up to date in $(TOOLS)"; \
 	else \
 	  mkdir -p $(TOOLS) && npm install --prefix $(TOOLS) --no-audit --no-fund --no-save --loglevel=error \
-	    @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) @openai/codex@$(CODEX_VERSION); \
+	    @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) @openai/codex@$(CODEX_VERSION) \
+	    @zed-industries/claude-code-acp@$(CLAUDE_ACP_VERSION) @zed-industries/codex-acp@$(CODEX_ACP_VERSION) \
+	    @sourcegraph/amp@$(AMP_VERSION); \
 	fi
 
 test: tools lint typecheck unit
