@@ -22,7 +22,12 @@ import orjson
 
 from agent_session_manager.artifacts.protocol import ArtifactStore, session_prefix
 from agent_session_manager.core.clock import format_timestamp, utcnow
-from agent_session_manager.core.errors import ASMError, SessionNotFound, ValidationError
+from agent_session_manager.core.errors import (
+    ASMError,
+    RunNotFound,
+    SessionNotFound,
+    ValidationError,
+)
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.maintenance.query import iter_events
@@ -214,7 +219,9 @@ async def _read_lines(lines: Iterable[str] | AsyncIterable[str]) -> list[str]:
     if isinstance(lines, AsyncIterable):
         return [line async for line in lines]
     if isinstance(lines, str):
-        return lines.splitlines()
+        # Only "\n" ends a line: str.splitlines() would also split on U+0085, U+2028 and other
+        # separators that JSON strings may contain unescaped.
+        return lines.split("\n")
     return list(lines)
 
 
@@ -240,6 +247,18 @@ async def import_session(
             "this bundle holds artifacts but the target store has no artifact store "
             "(use a CompositeStore)"
         )
+    for run in bundle.runs:
+        try:
+            stored_run = await store.get_run(run.id)
+        except RunNotFound:
+            continue
+        if stored_run.session_id != session.id:
+            raise ValidationError(
+                f"run {run.id} already exists in the target store under session "
+                f"{stored_run.session_id}",
+                code="already_exists",
+                details={"run_id": run.id},
+            )
     exists = True
     try:
         await store.get_session(session.id)

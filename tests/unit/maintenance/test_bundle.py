@@ -92,7 +92,7 @@ async def test_existing_session_is_refused_unless_replace() -> None:
 
 
 def _lines(text: str) -> list[str]:
-    return text.splitlines()
+    return text.rstrip("\n").split("\n")
 
 
 @pytest.mark.parametrize(
@@ -182,3 +182,27 @@ async def test_artifacts_travel_with_the_session(tmp_path: Path) -> None:
     assert await target.get(f"sessions/{session.id}/diff.patch") == b"\x00binary\xff"
     with pytest.raises(ValidationError, match="artifact"):
         await import_session(InMemorySessionStore(), text)
+
+
+async def test_a_run_id_owned_by_another_session_is_refused() -> None:
+    source = InMemorySessionStore()
+    session = await add_session(source, runs=1)
+    text = await export_session_text(source, session.id)
+    target = InMemorySessionStore()
+    (run,) = await source.list_runs(session.id)
+    other = await add_session(target, runs=0)
+    await target.save_run(run.model_copy(update={"session_id": other.id}))
+    with pytest.raises(ValidationError) as caught:
+        await import_session(target, text)
+    assert caught.value.code == "already_exists"
+    assert [s.id for s in await target.list_sessions()] == [other.id]
+    assert (await target.get_run(run.id)).session_id == other.id
+
+
+async def test_unicode_line_separators_inside_strings_survive() -> None:
+    # Regression: the bundle text was split with str.splitlines(), which also breaks lines at
+    # U+0085, U+2028 and U+2029 that JSON leaves unescaped inside strings.
+    source, target = InMemorySessionStore(), InMemorySessionStore()
+    session = await add_session(source, metadata={"text": "a\x85b\u2028c\u2029d\x1ce"})
+    await import_session(target, await export_session_text(source, session.id))
+    assert (await target.get_session(session.id)).metadata["text"] == "a\x85b\u2028c\u2029d\x1ce"
