@@ -22,7 +22,7 @@ from agent_session_manager.providers.claude import ClaudeAdapter
 from agent_session_manager.testing.cli_env import claude_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, error, rule, text
 
-from .conftest import TOOL_RULES, group_members
+from .conftest import TOOL_RULES, group_members, ours, wait_group_gone
 
 
 def _options(
@@ -251,7 +251,8 @@ async def test_cancel_mid_run_stops_the_process_group(
     cancelled = await manager.cancel_run(run.id, reason="test")
     elapsed = time.monotonic() - began
     assert elapsed < 2.0
-    assert group_members(pgid) == []  # no process left in the group, zombies included
+    assert ours(pgid) == []  # nothing left in the group but zombies handed to init
+    await asyncio.to_thread(wait_group_gone, pgid)  # ... which init reaps
     assert cancelled.status is RunStatus.CANCELLED
     result = await task
     assert result.status is RunStatus.CANCELLED

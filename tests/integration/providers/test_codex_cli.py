@@ -22,7 +22,7 @@ from agent_session_manager.providers.codex import CodexAdapter
 from agent_session_manager.testing.cli_env import codex_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, error, rule, text
 
-from .conftest import TOOL_RULES, group_members
+from .conftest import TOOL_RULES, ours, wait_group_gone
 
 
 def _options(
@@ -205,7 +205,8 @@ async def test_cancel_mid_run_stops_the_process_group(
     began = time.monotonic()
     cancelled = await manager.cancel_run(run.id, reason="test")
     assert time.monotonic() - began < 2.0
-    assert group_members(pgid) == []
+    assert ours(pgid) == []  # nothing left in the group but zombies handed to init
+    await asyncio.to_thread(wait_group_gone, pgid)  # ... which init reaps
     assert cancelled.status is RunStatus.CANCELLED
     assert (await task).status is RunStatus.CANCELLED
 
