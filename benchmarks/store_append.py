@@ -141,7 +141,7 @@ async def _postgres_floor(conn: Any, total: int, transactions: int) -> float:
     import orjson
 
     await conn.execute(
-        "CREATE TEMP TABLE e (session_id text, sequence_number bigint, id text, type text,"
+        "CREATE TABLE e (session_id text, sequence_number bigint, id text, type text,"
         " timestamp bigint, data text, PRIMARY KEY (session_id, sequence_number))"
     )
     await conn.execute("CREATE UNIQUE INDEX e_id ON e (id)")
