@@ -196,3 +196,37 @@ def test_sessions_search_time_window_text_and_cursor(cli: CLI) -> None:
     bad = cli.run("sessions", "search", "--since", "yesterday-ish")
     assert bad.code == 2
     bad.assert_one_error_line("--since")
+
+
+def test_artifacts_follow_export_import_and_prune(cli: CLI, tmp_path: Path) -> None:
+    from agent_session_manager.artifacts import FilesystemArtifactStore
+
+    source_dir, target_dir = tmp_path / "art-a", tmp_path / "art-b"
+
+    async def seed(store: SessionStore) -> str:
+        session = await add_session(store, age_days=100, now=NOW)
+        artifacts = FilesystemArtifactStore(source_dir)
+        await artifacts.put(f"sessions/{session.id}/patch.diff", b"+fix\n")
+        await artifacts.put("sessions/ses_gone/old.log", b"orphan")
+        return session.id
+
+    session_id = cli.store(seed)
+    bundle = tmp_path / "b.jsonl"
+    exported = cli.run("export", session_id, "-o", str(bundle), "--artifacts", str(source_dir))
+    assert exported.code == 0, exported.stderr
+    other = f"sqlite:///{tmp_path}/other.db"
+    without = cli.run("import", str(bundle), "--store", other)
+    assert without.code == 1
+    without.assert_one_error_line("artifact")
+    imported = cli.run("import", str(bundle), "--store", other, "--artifacts", str(target_dir))
+    assert imported.stdout.strip().endswith("1 artifacts"), imported.stderr
+    assert (target_dir / "objects" / "sessions" / session_id / "patch.diff").read_bytes() == (
+        b"+fix\n"
+    )
+
+    pruned = cli.run("prune", "--ttl-days", "30", "--artifacts", str(source_dir), "--json")
+    assert pruned.code == 0, pruned.stderr
+    report = json.loads(pruned.stdout)
+    assert report["totals"]["artifacts"] == 2  # the session's one and the orphan
+    assert report["orphaned_artifacts"] == ["sessions/ses_gone/old.log"]
+    assert list((source_dir / "objects").rglob("*.*")) == []
