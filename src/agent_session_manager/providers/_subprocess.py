@@ -74,6 +74,12 @@ class CLIProcess:
     ) -> CLIProcess:
         """Start ``argv`` in a new process group. ``stdin`` bytes are written then closed
         (``None``: stdin is ``/dev/null``, so CLIs never wait for input)."""
+        if cwd is not None and not os.path.isdir(cwd):
+            raise ProviderError(
+                f"working directory {cwd!r} does not exist",
+                code="provider_error",
+                details={"cwd": cwd},
+            )
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,

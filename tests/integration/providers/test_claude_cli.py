@@ -299,3 +299,25 @@ def make_manager(adapter: ClaudeAdapter) -> SessionManager:
     from agent_session_manager import InMemorySessionStore
 
     return SessionManager(InMemorySessionStore(), adapter, default_timeout=60)
+
+
+async def test_max_turns_reaches_the_cli(
+    claude_binary: str, fake_model_server: FakeModelServer, workspace: Path, tmp_path: Path
+) -> None:
+    fake_model_server.set_script({"rules": TOOL_RULES})
+    options = _options(
+        fake_model_server,
+        workspace,
+        tmp_path,
+        permission_mode=PermissionMode.FULL_AUTO,
+        max_turns=1,
+    )
+    result = await make_manager(ClaudeAdapter(claude_binary)).run_once(
+        "Please write the file", options=options
+    )
+
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None
+    assert result.error.details["subtype"] == "error_max_turns"
+    assert "maximum number of turns" in result.error.message
+    assert len(fake_model_server.model_requests()) == 1
