@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent_session_manager import ConcurrencyError, ValidationError
 from agent_session_manager.runtime import ConcurrencyLimiter
@@ -120,3 +122,80 @@ async def test_same_key_is_reentrant_and_unlimited_never_waits() -> None:
 def test_invalid_limits() -> None:
     with pytest.raises(ValidationError):
         ConcurrencyLimiter(max_parallel_runs=0)
+
+
+_LIMITER_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("acquire"), st.integers(0, 7)),
+        st.tuples(st.just("release"), st.integers(0, 20)),
+        st.tuples(st.just("cancel"), st.integers(0, 20)),
+        st.tuples(st.just("crash"), st.integers(0, 20)),
+        st.tuples(st.just("yield"), st.integers(0, 2)),
+    ),
+    max_size=40,
+)
+
+
+async def _limiter_scenario(limit: int, ops: list[tuple[str, int]]) -> None:
+    limiter = ConcurrencyLimiter(max_parallel_runs=limit)
+    granted: list[int] = []
+    requested = 0
+    tasks: list[asyncio.Task[None]] = []
+    exits: list[asyncio.Future[str]] = []
+
+    async def hold(number: int, leave: asyncio.Future[str]) -> None:
+        async with limiter.run_slot(f"run_{number}"):
+            granted.append(number)
+            assert limiter.status().active_runs <= limit
+            if await leave == "crash":
+                raise RuntimeError("task crashed holding a slot")
+
+    for kind, arg in ops:
+        if kind == "acquire":
+            leave: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            exits.append(leave)
+            tasks.append(asyncio.create_task(hold(requested, leave)))
+            requested += 1
+        elif kind in ("release", "crash") and exits:
+            leave = exits[arg % len(exits)]
+            if not leave.done():
+                leave.set_result(kind)
+        elif kind == "cancel" and tasks:
+            tasks[arg % len(tasks)].cancel()
+        # Let every woken task reach its slot before the next operation, so the order in
+        # which holders append is the order in which the limiter granted the slots.
+        for _ in range(8 + (arg if kind == "yield" else 0)):
+            await asyncio.sleep(0)
+        status = limiter.status()
+        assert status.active_runs <= limit
+    for leave in exits:
+        if not leave.done():
+            leave.set_result("release")
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert limiter.status().active_runs == 0
+    assert limiter.status().waiting_runs == 0
+    assert granted == sorted(granted)  # first come, first served
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 3), _LIMITER_OPS)
+def test_slots_never_exceed_the_limit_never_leak_and_are_fifo(
+    limit: int, ops: list[tuple[str, int]]
+) -> None:
+    asyncio.run(_limiter_scenario(limit, ops))
+
+
+async def test_a_slot_handed_to_a_waiter_cancelled_at_that_moment_is_passed_on() -> None:
+    limiter = ConcurrencyLimiter(max_parallel_runs=1)
+    await limiter.acquire_run("holder")
+    first = asyncio.create_task(limiter.acquire_run("first"))
+    second = asyncio.create_task(limiter.acquire_run("second"))
+    await asyncio.sleep(0)
+    assert limiter.status().waiting_runs == 2
+    limiter.release_run("holder")  # hands the slot to "first"...
+    first.cancel()  # ...which is cancelled before it could resume
+    await asyncio.gather(first, return_exceptions=True)
+    await second  # the slot went on to the next waiter
+    assert limiter.status().active_runs == 1
+    limiter.release_run("second")
+    assert limiter.status().active_runs == 0
