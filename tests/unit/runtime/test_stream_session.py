@@ -101,6 +101,17 @@ async def test_consumer_cancelled_leaks_nothing() -> None:
     assert asyncio.all_tasks() == before
 
 
+async def test_an_owned_store_is_closed_and_a_borrowed_one_is_not() -> None:
+    async with stream_session(ScriptedAdapter(Scenario().text("x")), "hi") as owned:
+        [e async for e in owned]
+    assert owned.store._closed  # type: ignore[attr-defined]
+    borrowed = InMemorySessionStore()
+    async with stream_session(ScriptedAdapter(Scenario().text("x")), "hi", store=borrowed) as s:
+        [e async for e in s]
+    assert not borrowed._closed
+    assert await borrowed.list_sessions()
+
+
 async def test_open_stream_returns_iterator_and_idempotent_close() -> None:
     adapter = Tracking(_LONG)
     before = asyncio.all_tasks()
