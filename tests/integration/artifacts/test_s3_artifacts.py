@@ -53,3 +53,25 @@ async def test_missing_bucket_is_a_storage_error(s3_client: Any) -> None:
     assert caught.value.details["s3_error_code"] == "NoSuchBucket"
     with pytest.raises(StorageError):
         await store.list()
+
+
+async def test_composite_of_sqlite_and_s3_deletes_a_sessions_objects(
+    s3_client: Any, bucket: str, tmp_path: Any
+) -> None:
+    from agent_session_manager.artifacts import CompositeStore
+    from agent_session_manager.core.models import Session
+    from agent_session_manager.store.sqlite import SQLiteSessionStore
+
+    sessions = await SQLiteSessionStore.open(tmp_path / "asm.db")
+    async with CompositeStore(sessions, S3ArtifactStore(bucket, client=s3_client)) as store:
+        doomed, kept = Session(agent_id="a"), Session(agent_id="a")
+        for session in (doomed, kept):
+            await store.save_session(session)
+            await store.put_session_artifact(session.id, "one", b"1")
+            await store.put_session_artifact(session.id, "dir/two", b"2")
+        await store.delete_session(doomed.id)
+        listed = s3_client.list_objects_v2(Bucket=bucket)["Contents"]
+        assert sorted(o["Key"] for o in listed) == [
+            f"sessions/{kept.id}/dir/two",
+            f"sessions/{kept.id}/one",
+        ]

@@ -120,3 +120,27 @@ async def test_export_from_sqlite_imports_identically_into_postgresql(tmp_path: 
             memory = InMemorySessionStore()
             await import_session(memory, await export_session_text(target, session.id))
             assert await memory.get_events(session.id) == expected_events
+
+
+async def test_retention_and_search_on_postgresql() -> None:
+    from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
+
+    server = postgres_url_or_skip()  # skips (or fails under CI=true) without a server
+    from agent_session_manager.store.migrations import upgrade_to_head
+    from agent_session_manager.store.postgres import PostgresSessionStore
+
+    with temporary_database(server, prefix="asm_maint_test") as url:
+        upgrade_to_head(url)
+        async with await PostgresSessionStore.open(url) as store:
+            old = [await add_session(store, age_days=age, runs=1) for age in (40, 50)]
+            young = await add_session(store, age_days=5, runs=2, agent="reviewer")
+            policy = RetentionPolicy(ttl_days=30)
+            planned = await plan_retention(store, policy, now=T0)
+            assert {s.session_id for s in planned.sessions} == {s.id for s in old}
+            applied = await apply_retention(store, policy, now=T0)
+            assert applied.sessions == planned.sessions
+            page = await search_sessions(store, agent_id="reviewer")
+            assert [s.id for s in page.sessions] == [young.id]
+            usage = await usage_summary(store, by="provider")
+            assert usage.total.runs == 2
+            assert await store.get_events(old[0].id) == []
