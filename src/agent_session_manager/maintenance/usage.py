@@ -93,10 +93,14 @@ async def usage_summary(
     until: datetime | None = None,
     session_ids: Sequence[str] | None = None,
 ) -> UsageReport:
-    """Sum the runs of the matching sessions (filters as in
-    :func:`~agent_session_manager.maintenance.query.iter_sessions`; ``session_ids`` picks
-    sessions by id instead) per session, agent or provider. Sessions without runs appear in
-    ``by="session"`` and ``by="agent"`` with zeros."""
+    """Sum runs per session, agent or provider.
+
+    Sessions are chosen by ``agent_id``, ``status`` and ``tags`` (as in
+    :func:`~agent_session_manager.maintenance.query.iter_sessions`) or by ``session_ids``;
+    ``since`` (inclusive) and ``until`` (exclusive) select *runs* by their ``created_at``, so
+    "the last 7 days" counts recent runs of old sessions too. Without a time window, sessions
+    without runs appear in ``by="session"`` and ``by="agent"`` with zeros; with one, only
+    sessions with runs in the window appear."""
     try:
         grouping = UsageGrouping(str(by).lower())
     except ValueError:
@@ -105,8 +109,19 @@ async def usage_summary(
         ) from None
     rows: dict[str, UsageRow] = {}
     total = UsageRow(key="total")
-    async for session in _sessions(store, session_ids, agent_id, status, tags, since, until):
-        runs = await store.list_runs(session.id)
+    for name, bound in (("since", since), ("until", until)):
+        if bound is not None and (not isinstance(bound, datetime) or bound.utcoffset() is None):
+            raise ValidationError(f"{name} must be a timezone-aware datetime, got {bound!r}")
+    windowed = since is not None or until is not None
+    async for session in _sessions(store, session_ids, agent_id, status, tags):
+        runs = [
+            run
+            for run in await store.list_runs(session.id)
+            if (since is None or run.created_at >= since)
+            and (until is None or run.created_at < until)
+        ]
+        if windowed and not runs:
+            continue
         if grouping is not UsageGrouping.PROVIDER:
             key = session.id if grouping is UsageGrouping.SESSION else session.agent_id
             row = rows.setdefault(key, UsageRow(key=key))
@@ -135,14 +150,10 @@ async def _sessions(
     agent_id: str | None,
     status: SessionStatus | str | Sequence[SessionStatus | str] | None,
     tags: Sequence[str],
-    since: datetime | None,
-    until: datetime | None,
 ) -> AsyncIterator[Session]:
     if session_ids is not None:
         for session_id in dict.fromkeys(session_ids):
             yield await store.get_session(session_id)
         return
-    async for session in iter_sessions(
-        store, agent_id=agent_id, status=status, tags=tags, since=since, until=until
-    ):
+    async for session in iter_sessions(store, agent_id=agent_id, status=status, tags=tags):
         yield session

@@ -124,3 +124,21 @@ async def test_usage_by_session_agent_and_provider() -> None:
     assert [row.key for row in only_b.rows] == ["codex"]
     with pytest.raises(ValidationError):
         await usage_summary(store, by="model")
+
+
+async def test_usage_time_window_selects_runs_not_sessions() -> None:
+    store = InMemorySessionStore()
+    # An old session whose runs are spread over time (run i created i seconds after it).
+    old = await add_session(store, age_days=30, runs=3, cost=1.0)
+    await add_session(store, age_days=30, runs=1, cost=5.0)  # its only run is outside
+    runs = await store.list_runs(old.id)
+    window = await usage_summary(
+        store,
+        since=runs[1].created_at,
+        until=runs[2].created_at + timedelta(microseconds=1),
+    )
+    assert [row.key for row in window.rows] == [old.id]
+    assert window.total.runs == 2
+    assert window.total.cost_usd == pytest.approx(2.0)
+    with pytest.raises(ValidationError):
+        await usage_summary(store, since=T0.replace(tzinfo=None))

@@ -46,6 +46,7 @@ def usage(
     """Token usage and cost of runs, summed per session, agent or provider.
 
     Costs are the runs' recorded cost_usd; runs without one are counted under NO COST.
+    --since/--until select runs by when they were created (recent runs of old sessions count).
 
     Examples:
       asm usage --by provider
