@@ -83,11 +83,12 @@ async def iter_sessions(
     since: datetime | None = None,
     until: datetime | None = None,
     text: str | None = None,
+    provider: str | None = None,
     cursor: str | None = None,
 ) -> AsyncIterator[Session]:
     """Every matching session, newest first, read page by page (``since`` inclusive, ``until``
     exclusive, on ``created_at``; ``text``: case-insensitive substring of the id, agent, tags,
-    provider or metadata JSON)."""
+    provider or metadata JSON; ``provider``: the session's provider)."""
     wanted = _statuses(status)
     single = SessionStatus(next(iter(wanted))) if len(wanted) == 1 else None
     matcher = _text_matcher(text)
@@ -104,6 +105,8 @@ async def iter_sessions(
         )
         for session in page:
             if wanted and session.status.value not in wanted:
+                continue
+            if provider is not None and session.provider != provider:
                 continue
             if matcher is not None and not matcher(session):
                 continue
@@ -122,6 +125,7 @@ async def search_sessions(
     since: datetime | None = None,
     until: datetime | None = None,
     text: str | None = None,
+    provider: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> SessionPage:
@@ -139,6 +143,7 @@ async def search_sessions(
         since=since,
         until=until,
         text=text,
+        provider=provider,
         cursor=cursor,
     ):
         if len(found) == limit:

@@ -185,6 +185,7 @@ def test_sessions_search_time_window_text_and_cursor(cli: CLI) -> None:
     # Newest first by id (creation order), whatever the back-dated created_at says.
     assert [s["id"] for s in window["sessions"]] == [made[2], made[1]]
     assert [s["id"] for s in cli.json("sessions", "search", "asm-7")["sessions"]] == [made[3]]
+    assert cli.json("sessions", "search", "--provider", "codex")["sessions"] == []
 
     first = cli.json("sessions", "search", "--limit", "3")
     assert first["next_cursor"] is not None

@@ -57,6 +57,8 @@ async def test_search_filters_and_pages(monkeypatch: pytest.MonkeyPatch) -> None
         store, since=T0 - timedelta(days=8), until=T0 - timedelta(days=5)
     )
     assert {s.id for s in window.sessions} == {made[i].id for i in (2, 3, 4)}
+    assert (await search_sessions(store, provider="codex")).sessions == []
+    assert len((await search_sessions(store, provider="claude", limit=100)).sessions) == 10
     text = await search_sessions(store, text="asm-7")
     assert [s.id for s in text.sessions] == [made[7].id]
     text_page = await search_sessions(store, text="ASM-", limit=2)

@@ -41,6 +41,12 @@ def search(
             "--agent", metavar="A", help="Only this agent's sessions.", show_default=False
         ),
     ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider", metavar="P", help="Only sessions of this provider.", show_default=False
+        ),
+    ] = None,
     tag: Annotated[
         list[str] | None,
         typer.Option(
@@ -78,6 +84,7 @@ def search(
             text,
             tuple(_status(value) for value in status or ()),
             agent,
+            provider,
             tuple(tag or ()),
             parse_when(since, "--since"),
             parse_when(until, "--until"),
@@ -93,6 +100,7 @@ async def _search(
     text: str | None,
     statuses: tuple[str, ...],
     agent: str | None,
+    provider: str | None,
     tags: tuple[str, ...],
     since: datetime | None,
     until: datetime | None,
@@ -112,6 +120,7 @@ async def _search(
             since=since,
             until=until,
             text=text,
+            provider=provider,
             limit=limit,
             cursor=cursor,
         )
