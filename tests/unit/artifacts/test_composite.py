@@ -4,8 +4,10 @@ suites, deleting a session deletes its artifacts, and a long-poll through it blo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +44,14 @@ class TestCompositeAsSessionStore(SessionStoreConformance):
     @pytest.fixture
     async def store(self, composite: CompositeStore) -> CompositeStore:
         return composite
+
+    def fail_after_events_written(
+        self, store: SessionStore
+    ) -> contextlib.AbstractContextManager[Any]:
+        pytest.skip(
+            "the composite delegates every session write unchanged; the wrapped store's own "
+            "suite covers failures mid-transaction"
+        )
 
 
 class TestCompositeAsArtifactStore(ArtifactStoreConformance):
