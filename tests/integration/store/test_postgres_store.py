@@ -291,3 +291,51 @@ async def test_close_finishes_queued_writes(postgres_url: str) -> None:
     assert sorted(e.sequence_number or 0 for e in stored) == list(range(1, 51))
     async with await PostgresSessionStore.open(postgres_url) as again:
         assert await again.latest_sequence(session.id) == 50
+
+
+# -- lost connections -----------------------------------------------------------------------------
+async def test_a_killed_writer_connection_is_replaced(postgres_url: str) -> None:
+    async with await PostgresSessionStore.open(postgres_url) as store:
+        session = await _session(store)
+        await store.append_event(_event(session.id))
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", store._writers[0].pid)
+        finally:
+            await admin.close()
+        results = [
+            await asyncio.gather(store.append_event(_event(session.id, n)), return_exceptions=True)
+            for n in range(3)
+        ]
+        # At most the write that met the dead connection fails, and says so; then it reconnects.
+        errors = [r[0] for r in results if isinstance(r[0], BaseException)]
+        assert len(errors) <= 1
+        assert all(getattr(e, "code", None) == "storage_connection_failed" for e in errors)
+        numbers = [r[0].sequence_number for r in results if isinstance(r[0], Event)]
+        assert numbers[-2:] == [numbers[-1] - 1, numbers[-1]]
+        log = await store.get_events(session.id)
+        assert [e.sequence_number for e in log] == list(range(1, len(log) + 1))
+
+
+async def test_a_killed_listener_connection_is_replaced(postgres_url: str) -> None:
+    async with (
+        await PostgresSessionStore.open(postgres_url) as reader,
+        await PostgresSessionStore.open(postgres_url) as writer,
+    ):
+        session = await _session(writer)
+        waiter = asyncio.create_task(
+            reader.wait_for_events(session.id, after=0, timeout=HANG_GUARD_S)
+        )
+        await asyncio.sleep(0.1)
+        assert reader._listener is not None
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend($1)", reader._listener.get_server_pid()
+            )
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)
+        assert not waiter.done()  # it re-listened instead of returning early
+        stored = await writer.append_event(_event(session.id))
+        assert await asyncio.wait_for(waiter, HANG_GUARD_S * 2) == [stored]
