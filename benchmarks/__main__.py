@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from benchmarks import pipeline_throughput, runtime_scale, store_append
+from benchmarks import adapter_overhead, pipeline_throughput, runtime_scale, store_append
 
 if __name__ == "__main__":
     pipeline_throughput.main([])
     runtime_scale.main([])
     store_append.main([])
+    adapter_overhead.main([])
