@@ -213,3 +213,12 @@ def test_sessions_delete_cascades_and_refuses_live_sessions(cli: CLI) -> None:
     assert cli.json("sessions", "list") == []
     missing = cli.run("sessions", "delete", "ses_nope")
     missing.assert_one_error_line("ses_nope")
+
+
+def test_sessions_list_time_window(cli: CLI) -> None:
+    assert cli.run("run", "one").code == 0
+    assert len(cli.json("sessions", "list", "--since", "1h")) == 1
+    assert cli.json("sessions", "list", "--until", "2000-01-01") == []
+    assert len(cli.json("sessions", "list", "--since", "2000-01-01", "--until", "2999-01-01")) == 1
+    bad = cli.run("sessions", "list", "--since", "yesterday-ish")
+    assert bad.code == 2

@@ -15,8 +15,11 @@ from agent_session_manager.cli import _output
 from agent_session_manager.cli._options import JsonOption, StoreOption
 from agent_session_manager.cli._providers import check_provider
 from agent_session_manager.cli._runtime import CliError, UsageError, open_cli_store, run_async
+from agent_session_manager.cli.commands._filters import SinceOption, UntilOption, parse_when
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from agent_session_manager.core.lifecycle import SessionStatus
     from agent_session_manager.core.models import Run, Session
 
@@ -54,6 +57,8 @@ def list_sessions(
             show_default=False,
         ),
     ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     limit: Annotated[int, typer.Option("--limit", min=1, metavar="N", help="At most N.")] = 50,
     as_json: JsonOption = False,
     store: StoreOption = None,
@@ -65,19 +70,28 @@ def list_sessions(
       asm sessions list --json --limit 5
     """
     wanted = _session_status(status) if status is not None else None
-    run_async(_list(wanted, agent, tuple(tag or ()), limit, as_json, store))
+    window = (parse_when(since, "--since"), parse_when(until, "--until"))
+    run_async(_list(wanted, agent, tuple(tag or ()), window, limit, as_json, store))
 
 
 async def _list(
     status: SessionStatus | None,
     agent: str | None,
     tags: tuple[str, ...],
+    window: tuple[datetime | None, datetime | None],
     limit: int,
     as_json: bool,
     store_url: str | None,
 ) -> None:
     async with open_cli_store(store_url) as store:
-        sessions = await store.list_sessions(status=status, agent_id=agent, tags=tags, limit=limit)
+        sessions = await store.list_sessions(
+            status=status,
+            agent_id=agent,
+            tags=tags,
+            created_after=window[0],
+            created_before=window[1],
+            limit=limit,
+        )
     if as_json:
         _output.print_json([session.to_dict() for session in sessions])
         return
