@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 #: Longest stdout line accepted (tool outputs can be large; a longer line is a protocol error).
 MAX_LINE_BYTES = 64 * 1024 * 1024
+#: Longest prompt passed as a command-line argument (Linux caps one argument at 128 KiB); longer
+#: prompts go through stdin.
+MAX_ARG_BYTES = 100_000
 #: How much of stderr is kept for error messages.
 STDERR_TAIL_BYTES = 16 * 1024
 #: Seconds between SIGTERM and SIGKILL when stopping a CLI.
@@ -74,12 +77,6 @@ class CLIProcess:
     ) -> CLIProcess:
         """Start ``argv`` in a new process group. ``stdin`` bytes are written then closed
         (``None``: stdin is ``/dev/null``, so CLIs never wait for input)."""
-        if cwd is not None and not os.path.isdir(cwd):
-            raise ProviderError(
-                f"working directory {cwd!r} does not exist",
-                code="provider_error",
-                details={"cwd": cwd},
-            )
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -92,6 +89,12 @@ class CLIProcess:
                 limit=MAX_LINE_BYTES,
             )
         except FileNotFoundError as exc:
+            if cwd is not None and not os.path.isdir(cwd):  # noqa: ASYNC240 (error path only)
+                raise ProviderError(
+                    f"working directory {cwd!r} does not exist",
+                    code="provider_error",
+                    details={"cwd": cwd},
+                ) from exc
             raise CLINotFound(
                 f"cannot run {argv[0]!r}: not found",
                 details={"argv0": argv[0], "cwd": cwd},

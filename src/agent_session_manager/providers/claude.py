@@ -23,6 +23,7 @@ from agent_session_manager.core.errors import ProviderError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
+    MAX_ARG_BYTES,
     CLINotFound,
     CLIRuns,
     flag_args,
@@ -386,7 +387,8 @@ class ClaudeAdapter:
             argv += ["--resume", request.provider_session_id]
         argv += flag_args(extra)
         argv += self._extra_args
-        argv += ["--", request.prompt]
+        if not _prompt_on_stdin(request.prompt):
+            argv += ["--", request.prompt]
         return argv
 
     async def stream(self, request: RunRequest) -> AsyncIterator[ProviderEvent]:
@@ -394,13 +396,22 @@ class ClaudeAdapter:
         argv = self.command(request)
         parser = ClaudeStreamParser(resumed=request.provider_session_id is not None)
         env = {**os.environ, **options.env}
-        events = self._runs.stream(request.run_id, argv, parser, cwd=options.cwd, env=env)
+        stdin = request.prompt.encode() if _prompt_on_stdin(request.prompt) else None
+        events = self._runs.stream(
+            request.run_id, argv, parser, cwd=options.cwd, env=env, stdin=stdin
+        )
         async with contextlib.aclosing(events):  # stops the process when we are closed
             async for event in events:
                 yield event
 
     async def cancel(self, run_id: str) -> None:
         await self._runs.cancel(run_id)
+
+
+def _prompt_on_stdin(prompt: str) -> bool:
+    """Prompts too long for one command-line argument go through stdin (``claude -p`` reads
+    its prompt there when none is given)."""
+    return len(prompt.encode()) > MAX_ARG_BYTES
 
 
 def _option_flags(options: AdapterOptions) -> list[str]:

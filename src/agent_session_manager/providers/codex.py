@@ -28,6 +28,7 @@ from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
+    MAX_ARG_BYTES,
     CLINotFound,
     CLIRuns,
     flag_args,
@@ -356,7 +357,8 @@ class CodexAdapter:
         argv += self._extra_args
         if request.provider_session_id:
             argv += ["resume", request.provider_session_id]
-        argv += ["--", request.prompt]
+        long_prompt = len(request.prompt.encode()) > MAX_ARG_BYTES
+        argv += ["-"] if long_prompt else ["--", request.prompt]  # "-": read it from stdin
         return argv
 
     async def stream(self, request: RunRequest) -> AsyncIterator[ProviderEvent]:
@@ -378,8 +380,11 @@ class CodexAdapter:
             )
         model = options.model or _configured_model(_codex_home(env), options.extra)
         parser = CodexStreamParser(model=model, baseline=baseline)
+        stdin = request.prompt.encode() if argv[-1] == "-" else None
+        events = self._runs.stream(
+            request.run_id, argv, parser, cwd=options.cwd, env=env, stdin=stdin
+        )
         try:
-            events = self._runs.stream(request.run_id, argv, parser, cwd=options.cwd, env=env)
             async with contextlib.aclosing(events):  # stops the process when we are closed
                 async for event in events:
                     yield event
