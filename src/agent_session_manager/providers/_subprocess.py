@@ -74,15 +74,21 @@ class CLIProcess:
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
         stdin: bytes | None = None,
+        interactive: bool = False,
     ) -> CLIProcess:
         """Start ``argv`` in a new process group. ``stdin`` bytes are written then closed
-        (``None``: stdin is ``/dev/null``, so CLIs never wait for input)."""
+        (``None``: stdin is ``/dev/null``, so CLIs never wait for input); ``interactive`` keeps
+        stdin open as a pipe (``process.stdin``) for protocols that talk both ways (ACP)."""
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=cwd,
                 env=dict(env) if env is not None else None,
-                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdin=(
+                    asyncio.subprocess.PIPE
+                    if stdin is not None or interactive
+                    else asyncio.subprocess.DEVNULL
+                ),
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,

@@ -18,6 +18,7 @@ from agent_session_manager.testing.fixtures import (  # noqa: F401 (fixtures)
     claude_binary,
     codex_binary,
     fake_model_server,
+    require_cli,
 )
 
 #: The model writes a file with its shell tool, then reports the tool's output.
@@ -82,3 +83,21 @@ def wait_group_gone(pgid: int, timeout: float = 10.0) -> None:
     while group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert group_members(pgid) == []
+
+
+@pytest.fixture
+def claude_acp_binary() -> str:
+    """Path of ``claude-code-acp`` (@zed-industries/claude-code-acp), or skip (fail under CI)."""
+    return require_cli("claude-code-acp", "ASM_CLAUDE_ACP_PATH", "@zed-industries/claude-code-acp")
+
+
+@pytest.fixture
+def codex_acp_binary() -> str:
+    """Path of ``codex-acp`` (@zed-industries/codex-acp), or skip (fail under CI)."""
+    return require_cli("codex-acp", "ASM_CODEX_ACP_PATH", "@zed-industries/codex-acp")
+
+
+@pytest.fixture
+def amp_binary() -> str:
+    """Path of the legacy ``amp`` (@sourcegraph/amp), or skip (fail under CI)."""
+    return require_cli("amp", "ASM_AMP_PATH", "@sourcegraph/amp (legacy, pinned)")

@@ -11,7 +11,7 @@ from typing import Any
 from agent_session_manager import AdapterOptions, Event, PermissionMode, RunStatus, SessionManager
 from agent_session_manager.providers.shell import ShellAdapter
 
-from .conftest import group_members
+from .conftest import group_members, ours, wait_group_gone
 
 
 async def _new_session(manager: SessionManager) -> str:
@@ -121,7 +121,8 @@ async def test_timeout_ends_timed_out_and_stops_the_group(
     assert result.status is RunStatus.TIMED_OUT
     assert result.events[-1].type == "run_timed_out"
     assert groups
-    assert group_members(groups[0]) == []  # the backgrounded sleep went with the group
+    assert ours(groups[0]) == []  # the backgrounded sleep went with the group
+    await asyncio.to_thread(wait_group_gone, groups[0])  # (init reaps its orphaned zombie)
 
 
 async def test_cancel_kills_the_group_within_two_seconds(
@@ -151,7 +152,8 @@ async def test_cancel_kills_the_group_within_two_seconds(
     began = time.monotonic()
     cancelled = await manager.cancel_run(run.id, reason="test")
     assert time.monotonic() - began < 2.0
-    assert group_members(pgid) == []
+    assert ours(pgid) == []
+    await asyncio.to_thread(wait_group_gone, pgid)
     assert cancelled.status is RunStatus.CANCELLED
     assert (await task).status is RunStatus.CANCELLED
 
