@@ -1,8 +1,10 @@
 """Alembic environment for the session store schema; Alembic runs this file, nobody imports it.
 
 Uses the connection handed over in ``config.attributes["connection"]`` (how
-``upgrade_to_head`` calls it) or else builds an engine from ``sqlalchemy.url``; offline mode
-renders SQL. It knows the target metadata in ``store/schema.py`` and nothing about stores.
+``upgrade_to_head`` migrates SQLite) or else builds an engine from ``sqlalchemy.url``; offline
+mode renders SQL (how PostgreSQL is migrated: the SQL runs on asyncpg, without BEGIN/COMMIT when
+``config.attributes["transactional_ddl"]`` is False). It knows the target metadata in
+``store/schema.py`` and nothing about stores.
 """
 
 from __future__ import annotations
