@@ -35,6 +35,8 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 #: Longest prompt passed as a command-line argument (Linux caps one argument at 128 KiB); longer
 #: prompts go through stdin.
 MAX_ARG_BYTES = 100_000
+#: How long a CLI may keep running after it reported the run's end before it is stopped.
+EXIT_GRACE_S = 10.0
 #: How much of stderr is kept for error messages.
 STDERR_TAIL_BYTES = 16 * 1024
 #: Seconds between SIGTERM and SIGKILL when stopping a CLI.
@@ -316,15 +318,22 @@ class CLIRuns:
                 async for obj in process.json_lines():
                     for event in parser.feed(obj):
                         yield event
+                    if parser.finished:
+                        break
             except ProviderError:
                 if run_id in self._cancelled:
                     return
                 raise
             if run_id in self._cancelled:
                 return
-            await process.wait()
             if not parser.finished:
                 raise await process.exit_error()
+            # Done: let the CLI finish its own bookkeeping (session files), but a process that
+            # lingers, or a tool that keeps its stdout open, does not hold the run.
+            try:
+                await asyncio.wait_for(process.wait(), EXIT_GRACE_S)
+            except TimeoutError:
+                logger.warning("%s still running %.0f s after its result", argv[0], EXIT_GRACE_S)
         finally:
             self._processes.pop(run_id, None)
             self._cancelled.discard(run_id)

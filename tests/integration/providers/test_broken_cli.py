@@ -97,3 +97,20 @@ async def test_missing_binary_is_a_clear_unavailable_error(tmp_path: Path) -> No
     assert result.error.code == "provider_unavailable"
     assert result.error.retryable is False
     assert "not found" in result.error.message
+
+
+async def test_a_cli_lingering_after_its_result_does_not_hold_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent_session_manager.providers import _subprocess
+
+    monkeypatch.setattr(_subprocess, "EXIT_GRACE_S", 0.3)
+    result_line = {"type": "result", "subtype": "success", "is_error": False, "result": "done"}
+    # Prints its result, then keeps running with stdout open (like a leftover tool process).
+    cli = _fake_cli(tmp_path, [*CLAUDE_LINES, result_line], "import time; time.sleep(60)")
+    manager = SessionManager(InMemorySessionStore(), ClaudeAdapter(cli), default_timeout=30)
+
+    result = await manager.run_once("hello")
+
+    assert result.ok, result.error
+    assert result.content == "done"
