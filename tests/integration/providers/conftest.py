@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from agent_session_manager import InMemorySessionStore, SessionManager
-from agent_session_manager.testing.fake_model import rule, shell, text
+from agent_session_manager.testing.fake_model import rule, shell, text, tool
 from agent_session_manager.testing.fixtures import (  # noqa: F401 (fixtures)
     claude_binary,
     codex_binary,
@@ -101,3 +101,28 @@ def codex_acp_binary() -> str:
 def amp_binary() -> str:
     """Path of the legacy ``amp`` (@sourcegraph/amp), or skip (fail under CI)."""
     return require_cli("amp", "ASM_AMP_PATH", "@sourcegraph/amp (legacy, pinned)")
+
+
+#: What the legacy Amp needs from its server besides the model: ``/api/internal?<method>``
+#: bookkeeping answered ``{"ok": true, "result": ...}`` (getUserInfo reads ``features``), and its
+#: thread-title side call (a haiku model forced to call ``set_title``).
+AMP_STUBS = {"/api/internal": {"ok": True, "result": {"features": []}}}
+AMP_TITLE_RULE = rule(tool("set_title", {"title": "A fake title"}), model_contains="haiku")
+
+
+def amp_env(base_url: str, home: Path) -> dict[str, str]:
+    """Environment for the legacy ``amp`` talking to the fake server at ``base_url``."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: os.environ[k] for k in ("PATH", "LANG", "TZ", "TMPDIR") if k in os.environ}
+    env.update(
+        {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "AMP_URL": base_url,
+            "AMP_API_KEY": "fake-amp-key",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+    )
+    return env

@@ -1,0 +1,338 @@
+"""The Amp adapter: drives the ``amp`` CLI in execute mode with its stream-json output.
+
+Each run is one ``amp -x <prompt> --stream-json`` process (``amp threads continue <thread id> -x
+...`` continues the thread of an earlier run: native resume with the ``T-...`` thread id as the
+provider handle), spawned through the shared subprocess module. :class:`AmpStreamParser` turns
+its JSON lines into canonical events. The format is "Claude Code-compatible" but thinner: one
+``assistant`` line holds every block of one model reply with that call's final usage, Bash tool
+results are a JSON string ``{"output", "exitCode"}``, the ``result`` line carries no usage or
+cost (the run's usage is the sum of its replies), and model errors come back as a ``result`` with
+``is_error: true`` and exit code 0. The thread id is stable, so usage is per run by construction.
+This module knows the ``amp`` command line and its output; it knows nothing of stores or the
+session manager.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from agent_session_manager.core.capabilities import Capability, CapabilityType
+from agent_session_manager.core.errors import ProviderError, ValidationError
+from agent_session_manager.core.events import EventType
+from agent_session_manager.core.usage import TokenUsage
+from agent_session_manager.providers._subprocess import (
+    CLINotFound,
+    CLIRuns,
+    flag_args,
+    status_error,
+)
+from agent_session_manager.providers.base import PermissionMode, ProviderEvent, RunRequest
+from agent_session_manager.providers.claude import claude_usage
+
+__all__ = ["PERMISSION_FLAGS", "AmpAdapter", "AmpStreamParser"]
+
+logger = logging.getLogger(__name__)
+
+#: ``PermissionMode`` → the ``amp`` flags that implement it (see docs/providers.md). Amp has no
+#: plan mode (refused) and no accept-edits switch (its own permission rules apply).
+PERMISSION_FLAGS: dict[PermissionMode, tuple[str, ...]] = {
+    PermissionMode.DEFAULT: (),
+    PermissionMode.ACCEPT_EDITS: (),
+    PermissionMode.FULL_AUTO: ("--dangerously-allow-all",),
+    PermissionMode.DANGEROUSLY_SKIP_PERMISSIONS: ("--dangerously-allow-all",),
+}
+
+_STATUS_RE = re.compile(r"^\s*(\d{3})\b")
+_TEXT_STATUS = (("overloaded", 529), ("rate limit", 429), ("unauthorized", 401))
+
+
+class AmpStreamParser:
+    """Turns ``amp --stream-json`` objects into canonical events (pure)."""
+
+    def __init__(self) -> None:
+        self._finished = False
+        self._tools: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._usage = TokenUsage()
+        self._turns = 0
+        self._last_text: str | None = None
+        self.session_id: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def feed(self, obj: dict[str, Any]) -> list[ProviderEvent]:
+        kind = obj.get("type")
+        if kind == "system" and obj.get("subtype") == "init":
+            self.session_id = obj.get("session_id")
+            data: dict[str, Any] = {}
+            if isinstance(self.session_id, str):
+                data["provider_session_id"] = self.session_id
+            if isinstance(obj.get("tools"), list):
+                data["tools"] = obj["tools"]
+            return [ProviderEvent(EventType.RUN_STARTED, data)]
+        if kind == "assistant":
+            return self._assistant(obj.get("message") or {})
+        if kind == "user":
+            return self._user(obj.get("message") or {})
+        if kind == "result":
+            return self._result(obj)
+        return []
+
+    def _assistant(self, message: dict[str, Any]) -> list[ProviderEvent]:
+        events: list[ProviderEvent] = []
+        model = message.get("model")
+        for block in message.get("content") or []:
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
+            if kind == "text":
+                content = str(block.get("text", ""))
+                self._last_text = content
+                data: dict[str, Any] = {"role": "assistant", "content": content}
+                if isinstance(model, str):
+                    data["model"] = model
+                events.append(ProviderEvent(EventType.MESSAGE_RECEIVED, data))
+            elif kind == "tool_use":
+                call_id = str(block.get("id", ""))
+                name = str(block.get("name", ""))
+                raw = block.get("input")
+                tool_input = dict(raw) if isinstance(raw, dict) else {}
+                self._tools[call_id] = (name, tool_input)
+                events.append(
+                    ProviderEvent(
+                        EventType.TOOL_CALL_STARTED,
+                        {"tool_call_id": call_id, "tool_name": name, "tool_input": tool_input},
+                    )
+                )
+            elif kind == "thinking" and block.get("thinking"):
+                events.append(
+                    ProviderEvent("thinking_received", {"content": str(block["thinking"])})
+                )
+        usage = claude_usage(message.get("usage"))
+        if usage.total_tokens:
+            self._usage = self._usage + usage
+            data = {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+                "cache_creation_tokens": usage.cache_creation_tokens,
+            }
+            if isinstance(model, str):
+                data["model"] = model
+            events.append(ProviderEvent(EventType.TOKEN_USAGE_UPDATED, data))
+        self._turns += 1
+        turn: dict[str, Any] = {"turn": self._turns}
+        if isinstance(message.get("stop_reason"), str):
+            turn["stop_reason"] = message["stop_reason"]
+        events.append(ProviderEvent(EventType.TURN_COMPLETED, turn))
+        return events
+
+    def _user(self, message: dict[str, Any]) -> list[ProviderEvent]:
+        content = message.get("content")
+        if not isinstance(content, list):
+            return []
+        events = []
+        for block in content:
+            if not isinstance(block, dict) or block.get("type") != "tool_result":
+                continue
+            call_id = str(block.get("tool_use_id", ""))
+            name, tool_input = self._tools.get(call_id, ("unknown", {}))
+            output, exit_code = _tool_output(block.get("content"))
+            data: dict[str, Any] = {
+                "tool_call_id": call_id,
+                "tool_name": name,
+                "tool_input": tool_input,
+                "tool_output": output,
+            }
+            if exit_code is not None:
+                data["exit_code"] = exit_code
+            if block.get("is_error"):
+                text = output if isinstance(output, str) else json.dumps(output)
+                data["error_message"] = text or "tool failed"
+                rejected = "reject" in text.lower() or "permission" in text.lower()
+                data["reason"] = "permission_denied" if rejected else "tool_error"
+                events.append(ProviderEvent(EventType.TOOL_CALL_FAILED, data))
+            else:
+                events.append(ProviderEvent(EventType.TOOL_CALL_COMPLETED, data))
+        return events
+
+    def _result(self, obj: dict[str, Any]) -> list[ProviderEvent]:
+        self._finished = True
+        if obj.get("is_error") or obj.get("subtype") != "success":
+            return [ProviderEvent(EventType.RUN_FAILED, _failure(obj))]
+        completion: dict[str, Any] = {
+            "stop_reason": "end_turn",
+            "token_usage": self._usage.to_dict(),
+        }
+        result = obj.get("result")
+        if isinstance(result, str):
+            completion["content"] = result
+        elif self._last_text is not None:
+            completion["content"] = self._last_text
+        if isinstance(obj.get("num_turns"), int):
+            completion["turn_count"] = obj["num_turns"]
+        return [ProviderEvent(EventType.RUN_COMPLETED, completion)]
+
+
+def _tool_output(content: Any) -> tuple[Any, int | None]:
+    """A tool result's output (Bash's ``{"output", "exitCode"}`` JSON string unpacked)."""
+    if isinstance(content, list):
+        content = "\n".join(
+            str(block.get("text", "")) for block in content if isinstance(block, dict)
+        )
+    if isinstance(content, str) and content.startswith("{"):
+        try:
+            value = json.loads(content)
+        except ValueError:
+            return content, None
+        if isinstance(value, dict) and "output" in value:
+            code = value.get("exitCode")
+            return value["output"], code if isinstance(code, int) else None
+        return value, None
+    return content, None
+
+
+def _failure(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """``run_failed`` data for an error ``result`` (``"400 {body}"`` or a plain message)."""
+    message = str(obj.get("error") or obj.get("result") or "") or "amp reported an error"
+    raw = {k: obj[k] for k in ("subtype", "error", "result") if obj.get(k) is not None}
+    status: int | None = None
+    text = message
+    match = _STATUS_RE.match(message)
+    if match:
+        status = int(match.group(1))
+        body_text = message[match.end() :].strip()
+        with contextlib.suppress(ValueError):
+            body = json.loads(body_text)
+            if isinstance(body, dict) and isinstance(body.get("error"), dict):
+                text = str(body["error"].get("message") or message)
+                raw["body"] = body
+    else:
+        lowered = message.lower()
+        status = next((code for word, code in _TEXT_STATUS if word in lowered), None)
+    error = (
+        status_error(status, text, provider_error=raw)
+        if status is not None
+        else ProviderError(text, code="provider_error", provider_error=raw)
+    )
+    data: dict[str, Any] = {
+        "error_code": error.code,
+        "error_message": error.message,
+        "retryable": error.retryable,
+        "provider_error": raw,
+    }
+    if error.details:
+        data["details"] = error.details
+    return data
+
+
+class AmpAdapter:
+    """A ``ProviderAdapter`` running the ``amp`` CLI (``amp -x --stream-json``).
+
+    ``binary`` is the path of ``amp``; without it ``$ASM_AMP_PATH`` is used, else ``amp`` on
+    ``PATH``. Amp reads ``AMP_URL`` / ``AMP_API_KEY`` from the environment (``options.env``
+    passes them). ``options.extra``: ``mode`` (Amp's agent mode: ``free``, ``rush``, ``smart``)
+    and flags whose key starts with ``-``. ``model`` and ``system_prompt`` are refused (Amp picks
+    its model by mode and has no system prompt switch), ``plan`` mode is refused (no such mode),
+    ``allowed_tools`` / ``denied_tools`` are refused (Amp's permission rules live in its settings
+    file), and ``max_turns`` is not enforced.
+    """
+
+    def __init__(
+        self,
+        binary: str | None = None,
+        *,
+        name: str = "amp",
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self._binary = binary
+        self._name = name
+        self._extra_args = tuple(extra_args)
+        self._runs = CLIRuns()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def capabilities(self) -> Sequence[Capability]:
+        return (
+            Capability(name="tools", type=CapabilityType.TOOL),
+            Capability(name="code_execution", type=CapabilityType.CODE_EXECUTION),
+            Capability(name="file_access", type=CapabilityType.FILE_ACCESS),
+            Capability(name="resume", type=CapabilityType.RESUME),
+            Capability(name="cancel", type=CapabilityType.CANCEL),
+        )
+
+    def binary_path(self, env: Mapping[str, str] | None = None) -> str:
+        """The ``amp`` to run (raises ``provider_unavailable`` when there is none)."""
+        if self._binary:
+            return self._binary
+        source = {**os.environ, **(env or {})}
+        configured = source.get("ASM_AMP_PATH")
+        if configured:
+            return configured
+        found = shutil.which("amp", path=source.get("PATH"))
+        if found is None:
+            raise CLINotFound(
+                "the amp CLI was not found: install @sourcegraph/amp, put it on PATH or set "
+                "ASM_AMP_PATH",
+                retryable=False,
+            )
+        return found
+
+    def command(self, request: RunRequest) -> list[str]:
+        """The full command line for ``request`` (binary first)."""
+        options = request.options
+        if options.permission_mode is PermissionMode.PLAN:
+            raise ValidationError("amp has no plan mode: permission_mode=plan is refused")
+        if options.allowed_tools or options.denied_tools:
+            raise ValidationError(
+                "amp takes its tool permissions from its settings file: allowed_tools and "
+                "denied_tools are not supported by the amp adapter"
+            )
+        if options.model:
+            raise ValidationError(
+                "amp picks its model by agent mode: use options.extra['mode'] instead of model"
+            )
+        if options.system_prompt is not None:
+            raise ValidationError("amp has no system prompt switch: system_prompt is refused")
+        argv = [self.binary_path(options.env)]
+        if request.provider_session_id:
+            argv += ["threads", "continue", request.provider_session_id]
+        # A prompt that looks like an option goes through stdin (see stream()).
+        prompt = [] if request.prompt.startswith("-") else [request.prompt]
+        argv += ["-x", *prompt, "--stream-json"]
+        argv += PERMISSION_FLAGS[options.permission_mode]
+        extra = dict(options.extra)
+        mode = extra.pop("mode", None)
+        if isinstance(mode, str):
+            argv += ["--mode", mode]
+        argv += flag_args(extra)
+        argv += self._extra_args
+        return argv
+
+    async def stream(self, request: RunRequest) -> AsyncIterator[ProviderEvent]:
+        options = request.options
+        if options.max_turns is not None:
+            logger.debug("amp has no turn limit; max_turns=%s is not enforced", options.max_turns)
+        argv = self.command(request)
+        env = {**os.environ, **options.env}
+        parser = AmpStreamParser()
+        stdin = request.prompt.encode() if request.prompt.startswith("-") else None
+        events = self._runs.stream(
+            request.run_id, argv, parser, cwd=options.cwd, env=env, stdin=stdin
+        )
+        async with contextlib.aclosing(events):  # stops the process when we are closed
+            async for event in events:
+                yield event
+
+    async def cancel(self, run_id: str) -> None:
+        await self._runs.cancel(run_id)
