@@ -180,6 +180,9 @@ class SessionManager:
         self.pipeline = EventPipeline(store, redactor=redactor)
         self.default_timeout = default_timeout
         self._active: dict[str, _RunDriver] = {}
+        # Runs between execute_run's first check and their driver's registration: a cancel that
+        # lands there is recorded here and honoured instead of being overwritten by "running".
+        self._starting: dict[str, _Starting] = {}
         self.instrumentation = resolve_instrumentation(instrumentation)
 
     def _session_hook(self, session: Session, events: Sequence[Event]) -> None:
@@ -346,32 +349,43 @@ class SessionManager:
         Raises only for problems that prevent the run from starting (unknown run, run not
         pending, session not active, a run already executing) or a store failure at the end.
         """
-        if run_id in self._active:
+        if self.is_executing(run_id):
             raise ConcurrencyError(f"run {run_id} is already executing", code="run_already_active")
-        run = await self.store.get_run(run_id)
-        session = await self.store.get_session(run.session_id)
-        if session.status is not SessionStatus.ACTIVE:
-            raise InvalidTransition(
-                f"session {session.id} is {session.status}; runs need an active session",
-                details={"id": session.id, "status": str(session.status)},
+        starting = self._starting[run_id] = _Starting()
+        try:
+            run = await self.store.get_run(run_id)
+            session = await self.store.get_session(run.session_id)
+            if session.status is not SessionStatus.ACTIVE:
+                raise InvalidTransition(
+                    f"session {session.id} is {session.status}; runs need an active session",
+                    details={"id": session.id, "status": str(session.status)},
+                )
+            if starting.cancelled and run.status is RunStatus.PENDING:
+                final = await self._cancel_pending(run, starting.reason)
+                return RunResult(final, session, ())
+            opts = options or AdapterOptions()
+            if opts.system_prompt is None and session.system_prompt is not None:
+                opts = opts.model_copy(update={"system_prompt": session.system_prompt})
+            if opts.cwd is None and session.workspace is not None:
+                opts = opts.model_copy(update={"cwd": session.workspace})
+            run = run.transition(RunStatus.RUNNING, provider=self.adapter.name, model=opts.model)
+            await self.store.save_run(run)
+            handle = session.provider_handles.get(self.adapter.name)
+            request = RunRequest(
+                run_id=run.id,
+                session_id=session.id,
+                messages=tuple(Message.model_validate(m) for m in run.input.get("messages", ())),
+                options=opts,
+                provider_session_id=handle.provider_session_id if handle else None,
             )
-        opts = options or AdapterOptions()
-        if opts.system_prompt is None and session.system_prompt is not None:
-            opts = opts.model_copy(update={"system_prompt": session.system_prompt})
-        if opts.cwd is None and session.workspace is not None:
-            opts = opts.model_copy(update={"cwd": session.workspace})
-        run = run.transition(RunStatus.RUNNING, provider=self.adapter.name, model=opts.model)
-        await self.store.save_run(run)
-        handle = session.provider_handles.get(self.adapter.name)
-        request = RunRequest(
-            run_id=run.id,
-            session_id=session.id,
-            messages=tuple(Message.model_validate(m) for m in run.input.get("messages", ())),
-            options=opts,
-            provider_session_id=handle.provider_session_id if handle else None,
-        )
-        driver = _RunDriver(self, run, request, on_event, self._run_hook(run, session, opts.model))
-        self._active[run_id] = driver
+            hook = self._run_hook(run, session, opts.model)
+            driver = _RunDriver(self, run, request, on_event, hook)
+            if starting.cancelled:  # arrived while the run was being marked running
+                driver.request_cancel(starting.reason)
+            self._active[run_id] = driver
+        finally:
+            del self._starting[run_id]
+            starting.done.set()
         try:
             return await driver.drive(self.default_timeout if timeout is _DEFAULT else timeout)
         finally:
@@ -383,6 +397,10 @@ class SessionManager:
         Returns the run in its final state. Cancelling a run that already ended is a no-op that
         returns it unchanged.
         """
+        starting = self._starting.get(run_id)
+        if starting is not None:  # execute_run is loading it: let it honour the cancel
+            starting.cancel(reason)
+            await starting.done.wait()
         driver = self._active.get(run_id)
         if driver is not None:
             await driver.cancel(reason)
@@ -392,6 +410,13 @@ class SessionManager:
             return run
         # Pending here, or running in another process: record the cancel; a finalizer that
         # finds the run already terminal keeps it so.
+        return await self._cancel_pending(run, reason)
+
+    def is_executing(self, run_id: str) -> bool:
+        """Whether this manager is executing (or starting to execute) the run."""
+        return run_id in self._active or run_id in self._starting
+
+    async def _cancel_pending(self, run: Run, reason: str | None) -> Run:
         final = run.transition(RunStatus.CANCELLED, error=RunCancelled("run cancelled").to_dict())
         context = EmitContext(run.session_id, run.id, run.provider)
         event = self.pipeline.build(
@@ -491,6 +516,19 @@ class SessionManager:
                 cursor = event.sequence_number or cursor
 
 
+class _Starting:
+    """A run execute_run is loading; a cancel arriving meanwhile is parked here."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.reason: str | None = None
+        self.done = asyncio.Event()
+
+    def cancel(self, reason: str | None) -> None:
+        self.cancelled = True
+        self.reason = reason
+
+
 class _RunDriver:
     """Drives one run: feeds adapter events through the pipeline and finalizes exactly once."""
 
@@ -540,9 +578,13 @@ class _RunDriver:
             raise
         return await self._finalize(outcome)
 
-    async def cancel(self, reason: str | None) -> None:
+    def request_cancel(self, reason: str | None) -> None:
+        """Mark the run cancelled before it starts: it ends ``cancelled`` without the adapter."""
         self._cancel_requested = True
         self._cancel_reason = reason
+
+    async def cancel(self, reason: str | None) -> None:
+        self.request_cancel(reason)
         if self._task is not None and not self._task.done():
             self._task.cancel()
         await self._stop_adapter()
@@ -551,6 +593,8 @@ class _RunDriver:
     # -- execution --------------------------------------------------------------------------
     async def _execute(self, timeout: float | None) -> ASMError | None:
         """Run the adapter; return the error that ended the run, or None on success."""
+        if self._cancel_requested:
+            return RunCancelled("run cancelled before it started")
         try:
             for message in self.request.messages:
                 await self._emit(EventType.MESSAGE_SENT, message.model_dump())

@@ -118,7 +118,7 @@ class ControlOperations:
                     code="missing_required_capability",
                     details={"provider": adapter.name, "capability": INTERRUPT_CAPABILITY},
                 )
-            if run_id not in self.manager._active:
+            if not self.manager.is_executing(run_id):
                 raise RunNotFound(f"run {run_id} is not executing; nothing to interrupt")
             assert isinstance(adapter, SupportsInterrupt)
             await adapter.interrupt(run_id)

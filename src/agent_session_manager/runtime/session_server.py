@@ -534,7 +534,7 @@ class SessionServer:
             entry.cancel_reason = reason
             # A run the manager is executing is cancelled through it (the reason is kept and
             # the adapter stopped); one still starting (waiting for a slot) by its task.
-            if entry.run_id in self.manager._active:
+            if self.manager.is_executing(entry.run_id):
                 await self.manager.cancel_run(entry.run_id, reason=reason)
             elif entry.task is not None:
                 entry.task.cancel()

@@ -446,3 +446,51 @@ async def test_execute_run_twice_is_refused() -> None:
     result = await manager.run_once("x")
     with pytest.raises(InvalidTransition):
         await manager.execute_run(result.run_id)
+
+
+class _GatedStore(InMemorySessionStore):
+    """Holds ``get_run`` or the save that marks a run running until ``gate`` opens."""
+
+    def __init__(self, hold: str) -> None:
+        super().__init__()
+        self.hold = hold
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def get_run(self, run_id: str) -> Any:
+        if self.hold == "load" and not self.gate.is_set():
+            self.waiting.set()
+            await self.gate.wait()
+        return await super().get_run(run_id)
+
+    async def save_run(self, run: Any) -> None:
+        if self.hold == "mark_running" and run.status is RunStatus.RUNNING:
+            self.waiting.set()
+            await self.gate.wait()
+        await super().save_run(run)
+
+
+@pytest.mark.parametrize("hold", ["load", "mark_running"])
+async def test_cancel_while_execute_run_is_starting_wins(hold: str) -> None:
+    store = _GatedStore(hold="none")
+    adapter = ScriptedAdapter(Scenario().text("should not run"))
+    manager = SessionManager(store, adapter)
+    session = await manager.start_session("agent")
+    await manager.activate_session(session.id)
+    run = await manager.start_run(session.id, "go")
+    store.hold = hold
+    execution = asyncio.create_task(manager.execute_run(run.id))
+    await store.waiting.wait()
+    assert manager.is_executing(run.id)
+    cancelling = asyncio.create_task(manager.cancel_run(run.id, reason="changed my mind"))
+    await asyncio.sleep(0)
+    store.gate.set()
+    result, cancelled = await asyncio.gather(execution, cancelling)
+    assert result.status is RunStatus.CANCELLED
+    assert cancelled.status is RunStatus.CANCELLED
+    assert (await store.get_run(run.id)).status is RunStatus.CANCELLED
+    assert adapter.requests == []  # the provider was never called
+    events = await store.get_events(session.id, run_id=run.id)
+    assert [e.type for e in events if e.type in TERMINAL_RUN_EVENTS] == ["run_cancelled"]
+    assert events[-1].data["reason"] == "changed my mind"
+    assert not manager.is_executing(run.id)
