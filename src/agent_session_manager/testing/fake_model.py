@@ -757,7 +757,7 @@ class FakeModelServer:
             },
         )
         await _sse(response, "message_stop", {"type": "message_stop"})
-        await response.write_eof()
+        await _end(response)
         return response
 
     async def _anthropic_block(
@@ -857,7 +857,7 @@ class FakeModelServer:
             },
         }
         await emit("response.completed", {"response": final})
-        await stream.write_eof()
+        await _end(stream)
         return stream
 
     async def _openai_message(self, emit: Any, index: int, content: str) -> dict[str, Any]:
@@ -935,7 +935,14 @@ async def _sse_response(request: web.Request) -> web.StreamResponse:
 
 
 async def _sse(response: web.StreamResponse, event: str, data: Mapping[str, Any]) -> None:
-    await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+    # A client that went away (a cancelled CLI) just stops receiving: no error to log.
+    with contextlib.suppress(ConnectionResetError):
+        await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+
+
+async def _end(response: web.StreamResponse) -> None:
+    with contextlib.suppress(ConnectionResetError):
+        await response.write_eof()
 
 
 # -- command line --------------------------------------------------------------------------------
