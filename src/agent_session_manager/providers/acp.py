@@ -41,7 +41,13 @@ from agent_session_manager.providers.base import (
 if TYPE_CHECKING:
     from acp.client.connection import ClientSideConnection
 
-__all__ = ["MODE_PREFERENCES", "ACPAdapter", "ACPUpdateParser", "decide_permission"]
+__all__ = [
+    "MODE_PREFERENCES",
+    "ACPAdapter",
+    "ACPUpdateParser",
+    "decide_permission",
+    "session_model",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -557,11 +563,11 @@ class ACPAdapter:
                         cwd=cwd, session_id=session_id, mcp_servers=mcp_servers
                     )
                     modes = getattr(loaded, "modes", None)
-                    model = _current_model(loaded)
+                    model = session_model(_wire(loaded) or {})
                 else:
                     created = await conn.new_session(cwd=cwd, mcp_servers=mcp_servers)
                     session_id = created.session_id
-                    modes, model = created.modes, _current_model(created)
+                    modes, model = created.modes, session_model(_wire(created))
                 run.session_id = session_id
                 mode = _choose_mode(options, modes)
                 if mode is not None and mode != getattr(modes, "current_mode_id", None):
@@ -615,12 +621,12 @@ class ACPAdapter:
         await run.process.close(grace=0.5)
 
 
-def _current_model(response: Any) -> str | None:
-    """The session's model as the agent reports it (a ``model`` config option), if any."""
-    for option in getattr(response, "config_options", None) or []:
-        root = getattr(option, "root", option)
-        if getattr(root, "category", None) == "model":
-            value = getattr(root, "current_value", None)
+def session_model(response: Mapping[str, Any]) -> str | None:
+    """The session's model as a ``session/new`` / ``session/load`` result (wire JSON) reports
+    it: the current value of its ``model`` config option, if any."""
+    for option in response.get("configOptions") or []:
+        if isinstance(option, dict) and option.get("category") == "model":
+            value = option.get("currentValue")
             return value if isinstance(value, str) and value else None
     return None
 
