@@ -31,6 +31,7 @@ ERROR_CODES: dict[str, tuple[ErrorCategory, bool]] = {
     "malformed_event": (ErrorCategory.VALIDATION, False),
     "invalid_capability_type": (ErrorCategory.VALIDATION, False),
     "missing_required_capability": (ErrorCategory.VALIDATION, False),
+    "capability_not_supported": (ErrorCategory.VALIDATION, False),
     "duplicate_capability": (ErrorCategory.VALIDATION, False),
     # resource
     "not_found": (ErrorCategory.RESOURCE, False),
@@ -55,6 +56,9 @@ ERROR_CODES: dict[str, tuple[ErrorCategory, bool]] = {
     "schema_too_new": (ErrorCategory.STORAGE, False),
     # runtime
     "timeout": (ErrorCategory.RUNTIME, True),
+    # waiting for something (a run's result, a drain) took too long; the work itself goes on
+    "wait_timeout": (ErrorCategory.RUNTIME, True),
+    "server_closed": (ErrorCategory.RUNTIME, False),
     "cancelled": (ErrorCategory.RUNTIME, False),
     "callback_failed": (ErrorCategory.RUNTIME, False),
     "internal_error": (ErrorCategory.RUNTIME, False),

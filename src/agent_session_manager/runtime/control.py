@@ -115,7 +115,7 @@ class ControlOperations:
                     f"provider {adapter.name} does not support interrupt (no enabled "
                     f"'{INTERRUPT_CAPABILITY}' capability with an interrupt() method); "
                     "cancel the run instead",
-                    code="missing_required_capability",
+                    code="capability_not_supported",
                     details={"provider": adapter.name, "capability": INTERRUPT_CAPABILITY},
                 )
             if not self.manager.is_executing(run_id):

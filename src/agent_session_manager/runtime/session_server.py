@@ -189,7 +189,9 @@ class SessionServer:
         if self._started:
             return
         if self._closed:
-            raise InvalidTransition(f"session server {self.session_id} is closed")
+            raise InvalidTransition(
+                f"session server {self.session_id} is closed", code="server_closed"
+            )
         session = await self.manager.get_session(self.session_id)
         if session.status.is_terminal:
             raise InvalidTransition(
@@ -322,6 +324,7 @@ class SessionServer:
             except TimeoutError:
                 raise RunTimeout(
                     f"run {run_id} did not finish within {timeout:g} s (it is still {entry.state})",
+                    code="wait_timeout",
                     details={"run_id": run_id, "timeout_s": timeout},
                 ) from None
         finished = self._finished.get(run_id)
@@ -364,6 +367,7 @@ class SessionServer:
             raise RunTimeout(
                 f"session server {self.session_id} did not drain within {timeout:g} s "
                 f"({len(self._queue)} queued, {len(self._in_flight())} in flight)",
+                code="wait_timeout",
                 details={"timeout_s": timeout},
             ) from None
 
@@ -437,7 +441,9 @@ class SessionServer:
     # -- internals --------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
-            raise InvalidTransition(f"session server {self.session_id} is closed")
+            raise InvalidTransition(
+                f"session server {self.session_id} is closed", code="server_closed"
+            )
         if not self._started:
             raise InvalidTransition(
                 f"session server {self.session_id} is not started (use open() or start())"

@@ -120,5 +120,5 @@ async def test_interrupt_without_support_is_a_clear_error() -> None:
     assert not control.supports_interrupt()
     with pytest.raises(ValidationError) as info:
         await control.interrupt("run_x")
-    assert info.value.code == "missing_required_capability"
+    assert info.value.code == "capability_not_supported"
     assert "does not support interrupt" in info.value.message

@@ -108,8 +108,9 @@ async def test_await_timeout_leaves_the_run_going() -> None:
     manager = _manager(Scenario().delay(math.inf))
     async with await SessionServer.open(manager) as server:
         run_id = await server.submit_run("forever")
-        with pytest.raises(RunTimeout):
+        with pytest.raises(RunTimeout) as info:
             await server.await_run(run_id, timeout=0.01)
+        assert info.value.code == "wait_timeout"  # the wait timed out, not the run
         assert server.status().in_flight_runs == (run_id,)
         await server.cancel_run(run_id, reason="enough")
         result = await server.await_run(run_id)
@@ -252,8 +253,9 @@ async def test_closed_server_refuses_and_close_cancels_everything() -> None:
     await asyncio.sleep(0.01)
     await server.close()
     await server.close()  # idempotent
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(InvalidTransition) as info:
         await server.submit_run("late")
+    assert info.value.code == "server_closed"
     for run_id in ids:
         assert (await manager.store.get_run(run_id)).status is RunStatus.CANCELLED
     assert asyncio.all_tasks() == before
