@@ -51,16 +51,130 @@ from agent_session_manager.store.memory import InMemorySessionStore
 from agent_session_manager.store.protocol import SessionStore
 
 if TYPE_CHECKING:
-    from agent_session_manager.store.factory import default_store_url, open_store
-    from agent_session_manager.store.sqlite import SQLiteSessionStore
+    from agent_session_manager.artifacts import (
+        ArtifactRef,
+        ArtifactStore,
+        CompositeStore,
+        FilesystemArtifactStore,
+        S3ArtifactStore,
+    )
+    from agent_session_manager.config import (
+        Settings,
+        load_settings,
+    )
+    from agent_session_manager.maintenance import (
+        RetentionPolicy,
+        apply_retention,
+        export_session,
+        import_session,
+        plan_retention,
+        search_sessions,
+        usage_summary,
+    )
+    from agent_session_manager.providers.acp import (
+        ACPAdapter,
+    )
+    from agent_session_manager.providers.amp import (
+        AmpAdapter,
+    )
+    from agent_session_manager.providers.claude import (
+        ClaudeAdapter,
+    )
+    from agent_session_manager.providers.codex import (
+        CodexAdapter,
+    )
+    from agent_session_manager.providers.shell import (
+        ShellAdapter,
+    )
+    from agent_session_manager.rendering import (
+        CallbackSink,
+        CompactRenderer,
+        FileSink,
+        JSONLSink,
+        PassthroughRenderer,
+        Renderer,
+        RenderPipeline,
+        TTYSink,
+        VerboseRenderer,
+        render_events,
+    )
+    from agent_session_manager.runtime import (
+        ConcurrencyLimiter,
+        ControlOperations,
+        LimiterStatus,
+        ServerStatus,
+        SessionServer,
+        StreamSession,
+        Subscription,
+        open_stream,
+        stream_session,
+    )
+    from agent_session_manager.store.factory import (
+        default_store_url,
+        open_store,
+    )
+    from agent_session_manager.store.postgres import (
+        PostgresSessionStore,
+    )
+    from agent_session_manager.store.sqlite import (
+        SQLiteSessionStore,
+    )
+    from agent_session_manager.telemetry import (
+        AuditLog,
+        Instrumentation,
+        Telemetry,
+    )
 
 __version__ = "0.1.0"
 
-# Backends load on first use, so `import agent_session_manager` stays light.
+# Everything below loads on first use, so `import agent_session_manager` stays light
+# (provider adapters, SQL backends, runtime, rendering and maintenance are all optional).
 _LAZY = {
     "SQLiteSessionStore": "agent_session_manager.store.sqlite",
-    "open_store": "agent_session_manager.store.factory",
+    "PostgresSessionStore": "agent_session_manager.store.postgres",
     "default_store_url": "agent_session_manager.store.factory",
+    "open_store": "agent_session_manager.store.factory",
+    "ClaudeAdapter": "agent_session_manager.providers.claude",
+    "CodexAdapter": "agent_session_manager.providers.codex",
+    "ACPAdapter": "agent_session_manager.providers.acp",
+    "AmpAdapter": "agent_session_manager.providers.amp",
+    "ShellAdapter": "agent_session_manager.providers.shell",
+    "ConcurrencyLimiter": "agent_session_manager.runtime",
+    "ControlOperations": "agent_session_manager.runtime",
+    "LimiterStatus": "agent_session_manager.runtime",
+    "ServerStatus": "agent_session_manager.runtime",
+    "SessionServer": "agent_session_manager.runtime",
+    "StreamSession": "agent_session_manager.runtime",
+    "Subscription": "agent_session_manager.runtime",
+    "open_stream": "agent_session_manager.runtime",
+    "stream_session": "agent_session_manager.runtime",
+    "AuditLog": "agent_session_manager.telemetry",
+    "Instrumentation": "agent_session_manager.telemetry",
+    "Telemetry": "agent_session_manager.telemetry",
+    "CallbackSink": "agent_session_manager.rendering",
+    "CompactRenderer": "agent_session_manager.rendering",
+    "FileSink": "agent_session_manager.rendering",
+    "JSONLSink": "agent_session_manager.rendering",
+    "PassthroughRenderer": "agent_session_manager.rendering",
+    "RenderPipeline": "agent_session_manager.rendering",
+    "Renderer": "agent_session_manager.rendering",
+    "TTYSink": "agent_session_manager.rendering",
+    "VerboseRenderer": "agent_session_manager.rendering",
+    "render_events": "agent_session_manager.rendering",
+    "ArtifactRef": "agent_session_manager.artifacts",
+    "ArtifactStore": "agent_session_manager.artifacts",
+    "CompositeStore": "agent_session_manager.artifacts",
+    "FilesystemArtifactStore": "agent_session_manager.artifacts",
+    "S3ArtifactStore": "agent_session_manager.artifacts",
+    "RetentionPolicy": "agent_session_manager.maintenance",
+    "apply_retention": "agent_session_manager.maintenance",
+    "export_session": "agent_session_manager.maintenance",
+    "import_session": "agent_session_manager.maintenance",
+    "plan_retention": "agent_session_manager.maintenance",
+    "search_sessions": "agent_session_manager.maintenance",
+    "usage_summary": "agent_session_manager.maintenance",
+    "Settings": "agent_session_manager.config",
+    "load_settings": "agent_session_manager.config",
 }
 
 
@@ -78,32 +192,54 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_RUN_TIMEOUT",
     "EVENT_SCHEMAS",
+    "ACPAdapter",
     "ASMError",
     "AdapterOptions",
+    "AmpAdapter",
+    "ArtifactRef",
+    "ArtifactStore",
+    "AuditLog",
     "CallbackError",
+    "CallbackSink",
     "Capability",
     "CapabilityResolver",
     "CapabilityType",
+    "ClaudeAdapter",
+    "CodexAdapter",
+    "CompactRenderer",
+    "CompositeStore",
     "ConcurrencyError",
+    "ConcurrencyLimiter",
+    "ControlOperations",
     "ErrorCategory",
     "Event",
     "EventCallback",
     "EventSchema",
     "EventType",
+    "FileSink",
+    "FilesystemArtifactStore",
     "InMemorySessionStore",
+    "Instrumentation",
     "InvalidTransition",
+    "JSONLSink",
+    "LimiterStatus",
     "Manifest",
     "Message",
     "NegotiationResult",
     "NegotiationStatus",
     "NotFoundError",
+    "PassthroughRenderer",
     "PermissionMode",
     "PolicyViolation",
+    "PostgresSessionStore",
     "ProviderAdapter",
     "ProviderError",
     "ProviderEvent",
     "ProviderHandle",
     "Redactor",
+    "RenderPipeline",
+    "Renderer",
+    "RetentionPolicy",
     "Run",
     "RunCancelled",
     "RunNotFound",
@@ -111,21 +247,41 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "RunTimeout",
+    "S3ArtifactStore",
     "SQLiteSessionStore",
     "Scenario",
     "ScriptedAdapter",
     "SecretPattern",
+    "ServerStatus",
     "Session",
     "SessionManager",
     "SessionNotFound",
+    "SessionServer",
     "SessionStatus",
     "SessionStore",
+    "Settings",
+    "ShellAdapter",
     "StorageError",
+    "StreamSession",
+    "Subscription",
+    "TTYSink",
+    "Telemetry",
     "TokenUsage",
     "ToolError",
     "ValidationError",
+    "VerboseRenderer",
     "__version__",
+    "apply_retention",
     "default_store_url",
+    "export_session",
+    "import_session",
     "is_retryable",
+    "load_settings",
     "open_store",
+    "open_stream",
+    "plan_retention",
+    "render_events",
+    "search_sessions",
+    "stream_session",
+    "usage_summary",
 ]
