@@ -217,9 +217,26 @@ class ACPUpdateParser:
         """The events for the ``session/prompt`` response (``stopReason``, optional usage)."""
         self._finished = True
         events = [*self._flush_thought(), *self._flush_text()]
-        for call in self._calls.values():  # announced but never run (e.g. the turn ended)
-            if not call.started and call.input:
+        for call in self._calls.values():
+            if call.done or not (call.started or call.input):
+                continue
+            # Started (or announced with its input) but never reported finished: codex-acp does
+            # that for a command its sandbox could not run. Every started call gets an end.
+            if not call.started:
                 events.append(self._start(call))
+            call.done = True
+            events.append(
+                ProviderEvent(
+                    EventType.TOOL_CALL_FAILED,
+                    {
+                        "tool_call_id": call.id,
+                        "tool_name": call.name,
+                        "tool_input": call.input,
+                        "error_message": "the agent ended the turn without reporting the outcome",
+                        "reason": "no_result",
+                    },
+                )
+            )
         stop = str(response.get("stopReason") or "end_turn")
         if stop == "cancelled":
             events.append(ProviderEvent(EventType.RUN_CANCELLED, {"reason": "agent cancelled"}))

@@ -230,6 +230,31 @@ def test_acp_refused_permission_is_a_failed_tool_call() -> None:
     )
 
 
+def test_acp_call_without_an_outcome_ends_failed_at_the_end_of_the_turn() -> None:
+    # codex-acp in its sandboxed "auto" mode, where the sandbox cannot start: the call is
+    # announced in progress and never reported again.
+    parser = ACPUpdateParser()
+    events = parser.update(
+        {
+            "sessionUpdate": "tool_call",
+            "toolCallId": "c1",
+            "kind": "execute",
+            "status": "in_progress",
+            "rawInput": {"command": ["/bin/bash", "-lc", "true"]},
+        }
+    )
+    events += parser.finish({"stopReason": "end_turn"})
+    _check(
+        events,
+        [
+            ("tool_call_started", {"tool_call_id": "c1", "tool_name": "execute"}),
+            ("tool_call_failed", {"tool_call_id": "c1", "reason": "no_result"}),
+            ("turn_completed", {"stop_reason": "end_turn"}),
+            ("run_completed", {"stop_reason": "end_turn"}),
+        ],
+    )
+
+
 # -- Amp ---------------------------------------------------------------------------------------
 def _amp_lines(path: Path) -> list[dict[str, Any]]:
     objects = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
