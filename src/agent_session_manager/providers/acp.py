@@ -190,6 +190,11 @@ class ACPUpdateParser:
             return [ProviderEvent("context_usage_updated", data)]
         return []  # user_message_chunk, available_commands_update, modes, config, session info
 
+    def tool_of(self, call_id: str) -> tuple[str | None, str | None]:
+        """The name and ACP kind of a tool call seen so far (``None`` when unknown)."""
+        call = self._calls.get(call_id)
+        return (call.name, call.kind) if call is not None else (None, None)
+
     def denied(self, tool_call: Mapping[str, Any], reason: str) -> list[ProviderEvent]:
         """The client refused the agent's permission request for ``tool_call``."""
         call_id = str(tool_call.get("toolCallId") or "")
@@ -432,10 +437,10 @@ class _Client:
         call = _wire(tool_call)
         choices = [o for o in _wire(options) if isinstance(o, dict)]
         call = call if isinstance(call, dict) else {}
-        known = self.parser._calls.get(str(call.get("toolCallId") or ""))
+        known_name, known_kind = self.parser.tool_of(str(call.get("toolCallId") or ""))
         meta = ((call.get("_meta") or {}).get("claudeCode") or {}).get("toolName")
-        name = meta or (known.name if known is not None else None) or call.get("kind") or "tool"
-        kind = call.get("kind") or (known.kind if known is not None else None)
+        name = meta or known_name or call.get("kind") or "tool"
+        kind = call.get("kind") or known_kind
         allowed, reason = decide_permission(self.options, str(name), kind)
         wanted = ("allow_once", "allow_always") if allowed else ("reject_once", "reject_always")
         option = next(
