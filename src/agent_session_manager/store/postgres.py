@@ -163,10 +163,16 @@ _RACES: Final = (
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.UniqueViolationError,
 )
-# Errors that mean the connection is gone (the server or the network failed).
+# Errors that mean the connection is gone (the server or the network failed, or an
+# administrator terminated the backend).
 _CONNECTION_LOST: Final = (
     asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.InterfaceError,
+    # The protocol got out of step (e.g. the server's FATAL arrived while idle): reconnect.
+    asyncpg.exceptions.InternalClientError,
     ConnectionError,
     OSError,
 )
@@ -275,7 +281,7 @@ def _run_row(run: object) -> _RunRow:
 
 
 def _storage_error(exc: BaseException, doing: str) -> StorageError:
-    lost = isinstance(exc, _CONNECTION_LOST) and not isinstance(exc, asyncpg.PostgresError)
+    lost = isinstance(exc, _CONNECTION_LOST)
     error = StorageError(
         f"PostgreSQL failed to {doing}: {exc}",
         code="storage_connection_failed" if lost else "storage_write_failed",
@@ -492,6 +498,9 @@ class _Writer:
         self._queue = queue
         #: Committed write transactions (tests check group commit with it).
         self.transactions = 0
+        #: Whether the current batch has sent its COMMIT (then a lost connection leaves the
+        #: outcome unknown; before it, nothing was written and the batch is retried).
+        self._commit_sent = False
         self._task = asyncio.create_task(self._main(), name=f"asm-postgres-writer-{index}")
 
     async def join(self) -> None:
@@ -542,7 +551,9 @@ class _Writer:
 
     async def _run_batch(self, batch: list[_Request]) -> None:
         last_race: BaseException | None = None
+        reconnected = False
         for attempt in range(_MAX_ATTEMPTS):
+            self._commit_sent = False
             try:
                 conn = await self._connection()
                 outcome = await self._transaction(conn, batch)
@@ -555,8 +566,11 @@ class _Writer:
                     _settle(request, None, exc)
                 return
             except Exception as exc:
-                if isinstance(exc, _CONNECTION_LOST) and not isinstance(exc, asyncpg.PostgresError):
+                if isinstance(exc, _CONNECTION_LOST):
                     self._drop_connection()
+                    if not self._commit_sent and not reconnected:
+                        reconnected = True  # nothing was committed: retry on a new connection
+                        continue
                     # The commit may or may not have happened; retrying by event id is safe.
                     for request in batch:
                         _settle(request, None, _storage_error(exc, "write"))
@@ -588,36 +602,51 @@ class _Writer:
 
     async def _transaction(self, conn: asyncpg.Connection, batch: list[_Request]) -> _Outcome:
         outcome = _Outcome()
-        async with conn.transaction():
-            appends: list[int] = []
-            for index, request in enumerate(batch):
-                if request.op is None:
-                    appends.append(index)
-                    continue
-                touched: set[str] = set()
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            await self._write_batch(conn, batch, outcome)
+        except BaseException:
+            if not conn.is_closed():
                 try:
-                    async with conn.transaction():  # a SAVEPOINT
-                        outcome.results[index] = await request.op(conn, touched)
-                except _RACES:
-                    raise
-                except (ValidationError, asyncpg.PostgresError) as exc:
-                    if isinstance(exc, asyncpg.PostgresError):
-                        if isinstance(exc, asyncpg.exceptions.ForeignKeyViolationError):
-                            exc = ValidationError(f"unknown session: {exc}")
-                        else:
-                            exc = _storage_error(exc, "write")
-                    outcome.errors[index] = exc
-                    continue
-                outcome.touched |= touched
-            if appends:
-                groups = [batch[i].items or [] for i in appends]
-                results = await _append_groups(conn, groups, outcome.touched)
-                for index, result in zip(appends, results, strict=True):
-                    if isinstance(result, BaseException):
-                        outcome.errors[index] = result
-                    else:
-                        outcome.results[index] = result
+                    await transaction.rollback()
+                except Exception:  # the connection is unusable: start afresh next time
+                    self._drop_connection()
+            raise
+        self._commit_sent = True  # from here a lost connection leaves the outcome unknown
+        await transaction.commit()
         return outcome
+
+    async def _write_batch(
+        self, conn: asyncpg.Connection, batch: list[_Request], outcome: _Outcome
+    ) -> None:
+        appends: list[int] = []
+        for index, request in enumerate(batch):
+            if request.op is None:
+                appends.append(index)
+                continue
+            touched: set[str] = set()
+            try:
+                async with conn.transaction():  # a SAVEPOINT
+                    outcome.results[index] = await request.op(conn, touched)
+            except (*_RACES, *_CONNECTION_LOST):
+                raise
+            except (ValidationError, asyncpg.PostgresError) as exc:
+                if isinstance(exc, asyncpg.exceptions.ForeignKeyViolationError):
+                    exc = ValidationError(f"unknown session: {exc}")
+                elif isinstance(exc, asyncpg.PostgresError):
+                    exc = _storage_error(exc, "write")
+                outcome.errors[index] = exc
+                continue
+            outcome.touched |= touched
+        if appends:
+            groups = [batch[i].items or [] for i in appends]
+            results = await _append_groups(conn, groups, outcome.touched)
+            for index, result in zip(appends, results, strict=True):
+                if isinstance(result, BaseException):
+                    outcome.errors[index] = result
+                else:
+                    outcome.results[index] = result
 
 
 def _settle(request: _Request, result: Any, error: BaseException | None) -> None:
