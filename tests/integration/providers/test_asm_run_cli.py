@@ -70,3 +70,31 @@ def test_asm_run_reports_a_missing_cli(tmp_path: Path) -> None:
     done = _asm(env, "run", "--provider", "claude", "hello")
     assert done.returncode == 1
     assert "claude CLI was not found" in done.stderr
+
+
+def test_asm_run_session_resumes_claude_across_processes(
+    claude_binary: str, fake_model_server: FakeModelServer, workspace: Path, tmp_path: Path
+) -> None:
+    fake_model_server.set_script({"rules": [rule(text("noted"))]})
+    env = _store_env(claude_env(fake_model_server.url, tmp_path / "home"), tmp_path)
+    env["ASM_CLAUDE_PATH"] = claude_binary
+    created = _asm(env, "sessions", "create")
+    assert created.returncode == 0, created.stderr
+    session = created.stdout.strip()
+
+    for prompt in ("remember the word heron", "which word?"):
+        done = _asm(
+            env,
+            "run",
+            "--provider",
+            "claude",
+            "--session",
+            session,
+            "--cwd",
+            str(workspace),
+            prompt,
+        )
+        assert done.returncode == 0, done.stderr
+
+    second = fake_model_server.model_requests()[-1].body["messages"]
+    assert "remember the word heron" in json.dumps(second)

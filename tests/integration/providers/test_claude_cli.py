@@ -321,3 +321,29 @@ async def test_max_turns_reaches_the_cli(
     assert result.error.details["subtype"] == "error_max_turns"
     assert "maximum number of turns" in result.error.message
     assert len(fake_model_server.model_requests()) == 1
+
+
+async def test_timeout_stops_the_cli_and_ends_timed_out(
+    claude_binary: str, fake_model_server: FakeModelServer, workspace: Path, tmp_path: Path
+) -> None:
+    fake_model_server.set_script({"rules": [rule(text("Working"), delay(60), text("never"))]})
+    adapter = ClaudeAdapter(claude_binary)
+    seen: list[int] = []
+
+    async def on_event(event: Event) -> None:
+        process = adapter._runs.running(event.run_id or "")
+        if process is not None and not seen:
+            seen.append(process.pgid)
+
+    result = await make_manager(adapter).run_once(
+        "slow",
+        options=_options(fake_model_server, workspace, tmp_path),
+        timeout=1.5,
+        on_event=on_event,
+    )
+
+    assert result.status is RunStatus.TIMED_OUT
+    assert result.events[-1].type == "run_timed_out"
+    assert seen
+    assert ours(seen[0]) == []
+    await asyncio.to_thread(wait_group_gone, seen[0])
