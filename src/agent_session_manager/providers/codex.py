@@ -4,9 +4,10 @@ Each run is one ``codex exec`` process spawned through the shared subprocess mod
 :class:`CodexStreamParser` turns its JSON lines (``thread.started``, ``item.*``,
 ``turn.completed`` / ``turn.failed``) into canonical events. Codex reports token usage cumulatively
 for the whole thread, across resumed processes, so the adapter converts it into per-call deltas
-and per-run totals against a baseline: the thread's last figures it saw, or else the ones Codex
-recorded in its rollout file under ``$CODEX_HOME/sessions``. This module knows the ``codex``
-command line, its output and its rollout files; it knows nothing of stores or the session manager.
+and per-run totals against a baseline: the figures Codex recorded in its rollout file under
+``$CODEX_HOME/sessions``, else the thread's last figures this adapter saw. This module knows the
+``codex`` command line, its output and its rollout files; it knows nothing of stores or the
+session manager.
 """
 
 from __future__ import annotations
@@ -372,12 +373,11 @@ class CodexAdapter:
         baseline = TokenUsage()
         thread = request.provider_session_id
         if thread:
+            # Codex's own record first (another process may have resumed the thread since we
+            # last saw it), else what this adapter saw last.
+            recorded = await asyncio.to_thread(rollout_usage, _codex_home(env), thread)
             known = self._thread_usage.get(thread)
-            baseline = (
-                known
-                if known is not None
-                else await asyncio.to_thread(rollout_usage, _codex_home(env), thread)
-            )
+            baseline = recorded if recorded.total_tokens or known is None else known
         model = options.model or _configured_model(_codex_home(env), options.extra)
         parser = CodexStreamParser(model=model, baseline=baseline)
         stdin = request.prompt.encode() if argv[-1] == "-" else None
