@@ -1,10 +1,12 @@
 """Which providers the CLI can drive, and building their adapters from command-line options.
 
-``scripted``, ``claude`` (the Claude Code CLI) and ``codex`` (the Codex CLI) work; the names of
-the adapters that come later are recognised so the error can say so. The agent CLIs are found
-through ``ASM_CLAUDE_PATH`` / ``ASM_CODEX_PATH`` or ``PATH`` and inherit the environment (so
-``ANTHROPIC_BASE_URL``, ``CODEX_HOME`` and the like pass through). Provider modules are imported
-here lazily, when a command actually needs an adapter; provider SDKs are never imported.
+``scripted``, ``claude`` (the Claude Code CLI), ``codex`` (the Codex CLI), ``amp`` (the Amp
+CLI), ``acp`` (any Agent Client Protocol agent, given with ``--acp-command``) and ``shell`` (the
+prompt run as a shell command) work. The agent CLIs are found through ``ASM_CLAUDE_PATH`` /
+``ASM_CODEX_PATH`` / ``ASM_AMP_PATH`` or ``PATH`` and inherit the environment (so
+``ANTHROPIC_BASE_URL``, ``CODEX_HOME``, ``AMP_URL`` and the like pass through). Provider modules
+are imported here lazily, when a command actually needs an adapter; provider SDKs are never
+imported here (the ACP adapter imports its package only when a run starts).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ if TYPE_CHECKING:
     )
     from agent_session_manager.providers.scripted import ScriptedAdapter
 
-AVAILABLE_PROVIDERS = ("scripted", "claude", "codex")
+AVAILABLE_PROVIDERS = ("scripted", "claude", "codex", "amp", "acp", "shell")
 #: Adapters planned for a later release (named in the error so users know they are coming).
-PLANNED_PROVIDERS = ("amp", "acp", "shell")
+PLANNED_PROVIDERS: tuple[str, ...] = ()
 
 
 def check_provider(name: str) -> str:
@@ -41,12 +43,27 @@ def check_provider(name: str) -> str:
     raise UsageError(f"unknown provider '{name}': choose one of {available}")
 
 
-def build_adapter(provider: str, scenario_file: Path | None) -> ProviderAdapter:
-    """The adapter for a checked provider name (``--scenario`` only goes with ``scripted``)."""
+def build_adapter(
+    provider: str, scenario_file: Path | None, acp_command: str | None = None
+) -> ProviderAdapter:
+    """The adapter for a checked provider name (``--scenario`` only goes with ``scripted``,
+    ``--acp-command`` only, and always, with ``acp``)."""
+    if acp_command is not None and provider != "acp":
+        raise UsageError(f"--acp-command only applies to --provider acp, not '{provider}'")
     if provider == "scripted":
         return scripted_adapter(scenario_file)
     if scenario_file is not None:
         raise UsageError(f"--scenario only applies to the scripted provider, not '{provider}'")
+    if provider == "acp":
+        return acp_adapter(acp_command)
+    if provider == "amp":
+        from agent_session_manager.providers.amp import AmpAdapter
+
+        return AmpAdapter()
+    if provider == "shell":
+        from agent_session_manager.providers.shell import ShellAdapter
+
+        return ShellAdapter()
     if provider == "claude":
         from agent_session_manager.providers.claude import ClaudeAdapter
 
@@ -56,6 +73,24 @@ def build_adapter(provider: str, scenario_file: Path | None) -> ProviderAdapter:
 
         return CodexAdapter()
     raise UsageError(f"unknown provider '{provider}'")
+
+
+def acp_adapter(command: str | None) -> ProviderAdapter:
+    """The ACP adapter for ``--acp-command`` (split like a shell would), or a usage error."""
+    import shlex
+
+    from agent_session_manager.providers.acp import ACPAdapter
+
+    if command is None or not command.strip():
+        raise UsageError(
+            '--provider acp needs the agent command: --acp-command "CMD [ARGS...]" '
+            "(e.g. claude-code-acp, codex-acp, gemini --experimental-acp)"
+        )
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise UsageError(f"invalid --acp-command: {exc}") from None
+    return ACPAdapter(argv)
 
 
 def check_permission_mode(value: str) -> PermissionMode:

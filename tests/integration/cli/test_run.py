@@ -162,7 +162,7 @@ def test_session_option_refuses_terminal_and_unknown_sessions(cli: CLI) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--provider", "amp", "x"], "provider 'amp' is not available yet"),
+        (["--provider", "acp", "x"], "--provider acp needs the agent command"),
         (["--provider", "nope", "x"], "unknown provider 'nope'"),
         (["--permission-mode", "yolo", "x"], "invalid permission mode 'yolo'"),
         ([], "Missing argument 'PROMPT'"),

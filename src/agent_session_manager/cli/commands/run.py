@@ -52,10 +52,21 @@ def run(
         typer.Option(
             "--provider",
             "-p",
-            help="scripted, claude or codex (the CLIs are found on PATH or via ASM_CLAUDE_PATH "
-            "/ ASM_CODEX_PATH).",
+            help="scripted, claude, codex, amp, acp or shell (the CLIs are found on PATH or via "
+            "ASM_CLAUDE_PATH / ASM_CODEX_PATH / ASM_AMP_PATH; acp runs --acp-command; shell runs "
+            "PROMPT as a command).",
         ),
     ] = "scripted",
+    acp_command: Annotated[
+        str | None,
+        typer.Option(
+            "--acp-command",
+            metavar="CMD",
+            help="With --provider acp: the agent command speaking ACP over stdio "
+            '(e.g. "claude-code-acp").',
+            show_default=False,
+        ),
+    ] = None,
     scenario: Annotated[
         Path | None,
         typer.Option(
@@ -128,6 +139,7 @@ def run(
     Examples:
       asm run "Summarise the README"
       asm run --scenario slow.json --timeout 5 "Try the slow path"
+      asm run --provider acp --acp-command "claude-code-acp" "Fix the failing test"
       SID=$(asm sessions create) && asm run --session "$SID" -f jsonl "Go" > events.jsonl
     """
     if prompt == "-":
@@ -142,7 +154,7 @@ def run(
         system_prompt=system_prompt,
         cwd=cwd,
     )
-    adapter = build_adapter(provider, scenario)
+    adapter = build_adapter(provider, scenario, acp_command)
     code = run_async(
         _run(prompt, adapter, options, session, timeout, output_format, store, system_prompt)
     )
