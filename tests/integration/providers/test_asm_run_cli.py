@@ -98,3 +98,14 @@ def test_asm_run_session_resumes_claude_across_processes(
 
     second = fake_model_server.model_requests()[-1].body["messages"]
     assert "remember the word heron" in json.dumps(second)
+
+
+def test_the_pinned_cli_versions_are_the_ones_tested(claude_binary: str, codex_binary: str) -> None:
+    from agent_session_manager.testing.cli_env import CLAUDE_CODE_VERSION, CODEX_VERSION
+
+    claude = subprocess.run(
+        [claude_binary, "--version"], capture_output=True, text=True, check=True
+    )
+    codex = subprocess.run([codex_binary, "--version"], capture_output=True, text=True, check=True)
+    assert CLAUDE_CODE_VERSION in claude.stdout
+    assert CODEX_VERSION in codex.stdout
