@@ -222,3 +222,11 @@ def test_sessions_list_time_window(cli: CLI) -> None:
     assert len(cli.json("sessions", "list", "--since", "2000-01-01", "--until", "2999-01-01")) == 1
     bad = cli.run("sessions", "list", "--since", "yesterday-ish")
     assert bad.code == 2
+
+
+def test_sessions_create_records_the_chosen_provider(cli: CLI) -> None:
+    created = cli.run("sessions", "create", "--provider", "shell", "--json")
+    assert created.code == 0, created.stderr
+    assert json.loads(created.stdout)["provider"] == "shell"
+    bad = cli.run("sessions", "create", "--provider", "nope")
+    assert bad.code == 2

@@ -13,7 +13,7 @@ import typer
 
 from agent_session_manager.cli import _output
 from agent_session_manager.cli._options import JsonOption, StoreOption
-from agent_session_manager.cli._providers import check_provider
+from agent_session_manager.cli._providers import build_adapter, check_provider
 from agent_session_manager.cli._runtime import CliError, UsageError, open_cli_store, run_async
 from agent_session_manager.cli.commands._filters import SinceOption, UntilOption, parse_when
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from agent_session_manager.core.lifecycle import SessionStatus
     from agent_session_manager.core.models import Run, Session
+    from agent_session_manager.providers.base import ProviderAdapter
 
 app = typer.Typer(
     name="sessions",
@@ -173,8 +174,22 @@ def create_session(
         ),
     ] = None,
     provider: Annotated[
-        str, typer.Option("--provider", "-p", help="Provider (only 'scripted' for now).")
+        str,
+        typer.Option(
+            "--provider",
+            "-p",
+            help="Provider the session is for: scripted, claude, codex, amp, acp or shell.",
+        ),
     ] = "scripted",
+    acp_command: Annotated[
+        str | None,
+        typer.Option(
+            "--acp-command",
+            metavar="CMD",
+            help="With --provider acp: the agent command.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     store: StoreOption = None,
 ) -> None:
@@ -184,22 +199,22 @@ def create_session(
       SID=$(asm sessions create --tag review --system-prompt "Be terse.")
       asm run --session "$SID" "First question" && asm run --session "$SID" "Follow-up"
     """
-    check_provider(provider)
-    run_async(_create(agent, tuple(tag or ()), system_prompt, as_json, store))
+    adapter = build_adapter(check_provider(provider), None, acp_command)
+    run_async(_create(adapter, agent, tuple(tag or ()), system_prompt, as_json, store))
 
 
 async def _create(
+    adapter: ProviderAdapter,
     agent: str | None,
     tags: tuple[str, ...],
     system_prompt: str | None,
     as_json: bool,
     store_url: str | None,
 ) -> None:
-    from agent_session_manager.cli._providers import scripted_adapter
     from agent_session_manager.manager import SessionManager
 
     async with open_cli_store(store_url) as store:
-        manager = SessionManager(store, scripted_adapter(None))
+        manager = SessionManager(store, adapter)
         session = await manager.start_session(agent, system_prompt=system_prompt, tags=tags)
     if as_json:
         _output.print_json(session.to_dict())
