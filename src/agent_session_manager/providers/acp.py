@@ -573,6 +573,7 @@ class ACPAdapter:
                     client_capabilities=ClientCapabilities(),
                     client_info=Implementation(name="agent-session-manager", version="1"),
                 )
+                loaded: Any = None
                 if request.provider_session_id:
                     if not init.agent_capabilities or not init.agent_capabilities.load_session:
                         raise ProviderError(
@@ -581,9 +582,17 @@ class ACPAdapter:
                             code="provider_error",
                         )
                     session_id = request.provider_session_id
-                    loaded = await conn.load_session(
-                        cwd=cwd, session_id=session_id, mcp_servers=mcp_servers
-                    )
+                    try:
+                        loaded = await conn.load_session(
+                            cwd=cwd, session_id=session_id, mcp_servers=mcp_servers
+                        )
+                    except RequestError as exc:
+                        if "not found" not in f"{exc} {exc.data}".lower():
+                            raise
+                        # The agent never saved it (e.g. an earlier run cancelled before its
+                        # first reply): say so, and go on in a new session.
+                        client.events.put_nowait([_lost_session(session_id, exc)])
+                if loaded is not None:
                     modes = getattr(loaded, "modes", None)
                     model = session_model(_wire(loaded) or {})
                 else:
@@ -641,6 +650,17 @@ class ACPAdapter:
                     await run.conn.cancel(session_id=run.session_id)
                     await asyncio.wait_for(asyncio.shield(run.process.process.wait()), 0.2)
         await run.process.close(grace=0.5)
+
+
+def _lost_session(session_id: str, exc: Any) -> ProviderEvent:
+    message = (
+        f"the agent could not load session {session_id} ({exc}): the run continues in a new "
+        "session, without the earlier history"
+    )
+    return ProviderEvent(
+        EventType.ERROR_OCCURRED,
+        {"error_code": "provider_error", "error_message": message, "details": {"lost": session_id}},
+    )
 
 
 def session_model(response: Mapping[str, Any]) -> str | None:

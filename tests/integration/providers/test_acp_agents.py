@@ -345,3 +345,28 @@ async def test_resume_on_an_agent_without_load_session_fails_clearly(
     with pytest.raises(Exception, match="cannot load sessions"):
         async for _ in adapter.stream(request):
             pass
+
+
+async def test_resume_of_a_session_the_agent_never_saved_goes_on_in_a_new_one(
+    setup: Setup, workspace: Path
+) -> None:
+    # E.g. the earlier run was cancelled before the agent wrote its session to disk.
+    from agent_session_manager.providers.base import Message, RunRequest
+
+    adapter, options = setup()
+    request = RunRequest(
+        run_id="run_lost",
+        session_id="ses_lost",
+        messages=(Message(role="user", content="Say hello"),),
+        options=options,
+        provider_session_id="0198a3f1-0000-7000-8000-000000000000",
+    )
+    events = [event async for event in adapter.stream(request)]
+
+    lost = [e.data for e in events if e.type == "error_occurred"]
+    assert len(lost) == 1
+    assert "0198a3f1-0000-7000-8000-000000000000" in lost[0]["error_message"]
+    started = next(e.data for e in events if e.type == "run_started")
+    assert started["provider_session_id"] != "0198a3f1-0000-7000-8000-000000000000"
+    assert events[-1].type == "run_completed"
+    assert events[-1].data["content"] == "Hello from the fake model!"
