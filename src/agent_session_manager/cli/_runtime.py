@@ -119,6 +119,12 @@ def interrupts(on_interrupt: Callable[[signal.Signals], bool] | None = None) -> 
             loop.remove_signal_handler(sig)
 
 
+def chosen_store_url(url: str | None) -> str | None:
+    """The store a command uses: its ``--store``, else the global ``--store``, else the
+    configured ``store`` (``$ASM_STORE`` or the config file); ``None`` means the default file."""
+    return url or state.store_url or settings().store
+
+
 @contextlib.asynccontextmanager
 async def open_cli_store(url: str | None) -> AsyncIterator[SessionStore]:
     """Open the store named by ``--store`` (``None``: the global ``--store``, else the
@@ -127,7 +133,7 @@ async def open_cli_store(url: str | None) -> AsyncIterator[SessionStore]:
     from agent_session_manager.store.factory import open_store
 
     try:
-        store = await open_store(url or state.store_url or settings().store)
+        store = await open_store(chosen_store_url(url))
     except ValidationError as exc:
         raise UsageError(f"invalid store: {exc.message}") from None
     try:
@@ -143,4 +149,18 @@ def describe_store(store: object, url: str | None) -> str:
         return f"sqlite:///{path}"
     if type(store).__name__ == "InMemorySessionStore":
         return "memory:// (discarded on exit)"
-    return url or state.store_url or os.environ.get("ASM_STORE") or type(store).__name__
+    named = url or state.store_url or os.environ.get("ASM_STORE")
+    return hide_password(named) if named else type(store).__name__
+
+
+def hide_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (summaries must not print credentials)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

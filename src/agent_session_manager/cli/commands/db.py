@@ -8,13 +8,16 @@ modules are imported only when the command runs. Knows the CLI conventions and
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from agent_session_manager.cli import _output
 from agent_session_manager.cli._options import StoreOption
-from agent_session_manager.cli._runtime import UsageError, run_async, state
+from agent_session_manager.cli._runtime import (
+    UsageError,
+    chosen_store_url,
+    hide_password,
+    run_async,
+)
 
 app = typer.Typer(
     name="db",
@@ -43,26 +46,14 @@ async def _upgrade(url: str | None) -> None:
     from agent_session_manager.core.errors import ValidationError
     from agent_session_manager.store.factory import default_store_url, upgrade_store
 
-    chosen = url if url is not None else state.store_url
-    chosen = chosen or os.environ.get("ASM_STORE") or default_store_url()
+    chosen = chosen_store_url(url) or default_store_url()
     try:
         before, after = await upgrade_store(chosen)
     except ValidationError as exc:
         raise UsageError(f"invalid store: {exc.message}") from None
-    where = _display(chosen)
+    where = hide_password(chosen)
     if before == after:
         _output.err(f"{where} is already at revision {after} (head)")
     else:
         _output.err(f"upgraded {where} from {before or 'an empty database'} to {after} (head)")
     _output.out(after)
-
-
-def _display(url: str) -> str:
-    """``url`` without its password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import pytest
+
+from agent_session_manager.cli._runtime import hide_password
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:s3cret@127.0.0.1:5432/db", "postgresql://app:***@127.0.0.1:5432/db"),
+        ("postgresql://app:p%40ss@db.internal/x", "postgresql://app:***@db.internal/x"),
+        ("postgresql://127.0.0.1/test", "postgresql://127.0.0.1/test"),
+        ("sqlite:////tmp/asm.db", "sqlite:////tmp/asm.db"),
+        ("memory://", "memory://"),
+    ],
+)
+def test_store_urls_are_shown_without_passwords(url: str, shown: str) -> None:
+    assert hide_password(url) == shown
