@@ -112,6 +112,7 @@ if TYPE_CHECKING:
     from agent_session_manager.store.factory import (
         default_store_url,
         open_store,
+        upgrade_store,
     )
     from agent_session_manager.store.postgres import (
         PostgresSessionStore,
@@ -134,6 +135,7 @@ _LAZY = {
     "PostgresSessionStore": "agent_session_manager.store.postgres",
     "default_store_url": "agent_session_manager.store.factory",
     "open_store": "agent_session_manager.store.factory",
+    "upgrade_store": "agent_session_manager.store.factory",
     "ClaudeAdapter": "agent_session_manager.providers.claude",
     "CodexAdapter": "agent_session_manager.providers.codex",
     "ACPAdapter": "agent_session_manager.providers.acp",
@@ -283,5 +285,6 @@ __all__ = [
     "render_events",
     "search_sessions",
     "stream_session",
+    "upgrade_store",
     "usage_summary",
 ]
