@@ -104,10 +104,6 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def terminal_progress(enabled: bool) -> TerminalProgress | None:
-    """A progress display when ``enabled`` and stdout is a terminal, else ``None``."""
-    import sys
-
-    if not enabled or not sys.stdout.isatty():
-        return None
+def terminal_progress() -> TerminalProgress:
+    """A progress display on this process's terminal (call it only when stdout is a TTY)."""
     return TerminalProgress(Console(highlight=False))

@@ -171,12 +171,14 @@ async def _run(
     store_url: str | None,
     system_prompt: str | None,
 ) -> int:
-    from agent_session_manager.cli._progress import terminal_progress
-
     async with open_cli_store(store_url) as store:
         renderer = make_renderer(output_format, color=_output.color_enabled())
         # On a terminal a status line (spinner, elapsed, tokens, cost) sits under the output.
-        progress = terminal_progress(output_format is not OutputFormat.JSONL)
+        progress = None
+        if output_format is not OutputFormat.JSONL and sys.stdout.isatty():
+            from agent_session_manager.cli._progress import terminal_progress  # imports rich
+
+            progress = terminal_progress()
         printer = LivePrinter(
             store,
             renderer,
