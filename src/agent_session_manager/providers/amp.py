@@ -14,12 +14,14 @@ session manager.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -33,10 +35,15 @@ from agent_session_manager.providers._subprocess import (
     flag_args,
     status_error,
 )
-from agent_session_manager.providers.base import PermissionMode, ProviderEvent, RunRequest
+from agent_session_manager.providers.base import (
+    AdapterOptions,
+    PermissionMode,
+    ProviderEvent,
+    RunRequest,
+)
 from agent_session_manager.providers.claude import claude_usage
 
-__all__ = ["PERMISSION_FLAGS", "AmpAdapter", "AmpStreamParser"]
+__all__ = ["PERMISSION_FLAGS", "AmpAdapter", "AmpStreamParser", "permission_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -242,8 +249,9 @@ class AmpAdapter:
     passes them). ``options.extra``: ``mode`` (Amp's agent mode: ``free``, ``rush``, ``smart``)
     and flags whose key starts with ``-``. ``model`` and ``system_prompt`` are refused (Amp picks
     its model by mode and has no system prompt switch), ``plan`` mode is refused (no such mode),
-    ``allowed_tools`` / ``denied_tools`` are refused (Amp's permission rules live in its settings
-    file), and ``max_turns`` is not enforced.
+    ``allowed_tools`` / ``denied_tools`` become ``amp.permissions`` allow / reject rules in a
+    temporary copy of the user's settings file (``--settings-file``), and ``max_turns`` is not
+    enforced.
     """
 
     def __init__(
@@ -288,16 +296,12 @@ class AmpAdapter:
             )
         return found
 
-    def command(self, request: RunRequest) -> list[str]:
-        """The full command line for ``request`` (binary first)."""
+    def command(self, request: RunRequest, settings_file: str | None = None) -> list[str]:
+        """The full command line for ``request`` (binary first); ``settings_file`` is the Amp
+        settings file carrying the run's tool rules (see :func:`permission_settings`)."""
         options = request.options
         if options.permission_mode is PermissionMode.PLAN:
             raise ValidationError("amp has no plan mode: permission_mode=plan is refused")
-        if options.allowed_tools or options.denied_tools:
-            raise ValidationError(
-                "amp takes its tool permissions from its settings file: allowed_tools and "
-                "denied_tools are not supported by the amp adapter"
-            )
         if options.model:
             raise ValidationError(
                 "amp picks its model by agent mode: use options.extra['mode'] instead of model"
@@ -310,12 +314,15 @@ class AmpAdapter:
         # A prompt that looks like an option goes through stdin (see stream()).
         prompt = [] if request.prompt.startswith("-") else [request.prompt]
         argv += ["-x", *prompt, "--stream-json"]
-        argv += PERMISSION_FLAGS[options.permission_mode]
+        if not options.denied_tools:  # the flag would override the reject rules
+            argv += PERMISSION_FLAGS[options.permission_mode]
         extra = dict(options.extra)
         mode = extra.pop("mode", None)
         if isinstance(mode, str):
             argv += ["--mode", mode]
         argv += flag_args(extra)
+        if settings_file is not None:
+            argv += ["--settings-file", settings_file]
         argv += self._extra_args
         return argv
 
@@ -323,16 +330,60 @@ class AmpAdapter:
         options = request.options
         if options.max_turns is not None:
             logger.debug("amp has no turn limit; max_turns=%s is not enforced", options.max_turns)
-        argv = self.command(request)
         env = {**os.environ, **options.env}
-        parser = AmpStreamParser()
-        stdin = request.prompt.encode() if request.prompt.startswith("-") else None
-        events = self._runs.stream(
-            request.run_id, argv, parser, cwd=options.cwd, env=env, stdin=stdin
-        )
-        async with contextlib.aclosing(events):  # stops the process when we are closed
-            async for event in events:
-                yield event
+        self.command(request)  # refuses unsupported options before anything is written
+        settings: str | None = None
+        if options.allowed_tools or options.denied_tools:
+            settings = await asyncio.to_thread(permission_settings, options, env)
+        try:
+            argv = self.command(request, settings)
+            parser = AmpStreamParser()
+            stdin = request.prompt.encode() if request.prompt.startswith("-") else None
+            events = self._runs.stream(
+                request.run_id, argv, parser, cwd=options.cwd, env=env, stdin=stdin
+            )
+            async with contextlib.aclosing(events):  # stops the process when we are closed
+                async for event in events:
+                    yield event
+        finally:
+            if settings is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(settings)
 
     async def cancel(self, run_id: str) -> None:
         await self._runs.cancel(run_id)
+
+
+def permission_settings(options: AdapterOptions, env: Mapping[str, str]) -> str:
+    """A temporary Amp settings file: the user's settings (``--settings-file`` in
+    ``options.extra``, ``$AMP_SETTINGS_FILE`` or ``~/.config/amp/settings.json``) with
+    ``amp.permissions`` rules in front that reject ``denied_tools`` and allow ``allowed_tools``
+    (Amp applies the first matching rule). In the allow-all modes a final ``*`` allow rule
+    stands in for ``--dangerously-allow-all``, which would override the reject rules. The
+    caller deletes the file."""
+    given = options.extra.get("--settings-file") or env.get("AMP_SETTINGS_FILE")
+    if not given:
+        config = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or "~", ".config")
+        given = os.path.join(os.path.expanduser(config), "amp", "settings.json")
+    settings: dict[str, Any] = {}
+    try:
+        with open(str(given), encoding="utf-8") as source:
+            loaded = json.load(source)
+        if isinstance(loaded, dict):
+            settings = loaded
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        raise ValidationError(
+            f"cannot add allowed_tools/denied_tools to the Amp settings in {given}: {exc}"
+        ) from exc
+    rules = [{"tool": tool, "action": "reject"} for tool in options.denied_tools]
+    rules += [{"tool": tool, "action": "allow"} for tool in options.allowed_tools]
+    if PERMISSION_FLAGS[options.permission_mode]:  # allow-all, minus the denied tools
+        rules.append({"tool": "*", "action": "allow"})
+    existing = settings.get("amp.permissions")
+    settings["amp.permissions"] = rules + (existing if isinstance(existing, list) else [])
+    fd, path = tempfile.mkstemp(prefix="asm-amp-settings-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(settings, out)
+    return path

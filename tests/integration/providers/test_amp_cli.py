@@ -212,8 +212,8 @@ async def test_unsupported_options_are_refused(
     manager = _manager(AmpAdapter("/nonexistent/amp"))
     for more in (
         {"permission_mode": PermissionMode.PLAN},
-        {"allowed_tools": ("Bash",)},
         {"model": "claude-opus"},
+        {"system_prompt": "be brief"},
     ):
         result = await manager.run_once(
             "hi", options=_options(fake_model_server, workspace, tmp_path, **more)
@@ -221,3 +221,49 @@ async def test_unsupported_options_are_refused(
         assert result.status is RunStatus.FAILED
         assert result.error is not None
         assert result.error.code == "validation_error", more
+
+
+async def test_denied_tools_reach_amp_as_reject_rules(
+    amp_binary: str, fake_model_server: FakeModelServer, workspace: Path, tmp_path: Path
+) -> None:
+    fake_model_server.set_script(_script(*TOOL_RULES))
+    options = _options(
+        fake_model_server,
+        workspace,
+        tmp_path,
+        permission_mode=PermissionMode.FULL_AUTO,
+        denied_tools=("Bash",),
+    )
+    result = await _manager(AmpAdapter(amp_binary)).run_once(
+        "Please write the file", options=options
+    )
+
+    assert result.status is RunStatus.COMPLETED, result.error
+    assert not (workspace / "out.txt").exists()
+    failed = [e.data for e in result.events if e.type == "tool_call_failed"]
+    assert len(failed) == 1
+    assert failed[0]["reason"] == "permission_denied"
+    assert "reject Bash" in failed[0]["error_message"]
+
+
+async def test_allowed_tools_go_in_front_of_the_users_own_rules(
+    amp_binary: str, fake_model_server: FakeModelServer, workspace: Path, tmp_path: Path
+) -> None:
+    fake_model_server.set_script(_script(*TOOL_RULES))
+    options = _options(fake_model_server, workspace, tmp_path, allowed_tools=("Bash",))
+    user_settings = Path(options.env["XDG_CONFIG_HOME"]) / "amp" / "settings.json"
+    user_settings.parent.mkdir(parents=True)
+    own = {"amp.permissions": [{"tool": "Bash", "action": "reject"}], "amp.notifications": False}
+    user_settings.write_text(json.dumps(own))
+
+    result = await _manager(AmpAdapter(amp_binary)).run_once(
+        "Please write the file", options=options
+    )
+
+    assert result.status is RunStatus.COMPLETED, result.error
+    assert (workspace / "out.txt").exists()
+    assert json.loads(user_settings.read_text()) == own  # the user's file is left alone
+    assert [e.type for e in result.events if e.type.startswith("tool_call")] == [
+        "tool_call_started",
+        "tool_call_completed",
+    ]
