@@ -30,6 +30,7 @@ from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
+    MAX_ARG_BYTES,
     CLINotFound,
     CLIRuns,
     flag_args,
@@ -311,8 +312,7 @@ class AmpAdapter:
         argv = [self.binary_path(options.env)]
         if request.provider_session_id:
             argv += ["threads", "continue", request.provider_session_id]
-        # A prompt that looks like an option goes through stdin (see stream()).
-        prompt = [] if request.prompt.startswith("-") else [request.prompt]
+        prompt = [] if _prompt_on_stdin(request.prompt) else [request.prompt]
         argv += ["-x", *prompt, "--stream-json"]
         if not options.denied_tools:  # the flag would override the reject rules
             argv += PERMISSION_FLAGS[options.permission_mode]
@@ -338,7 +338,7 @@ class AmpAdapter:
         try:
             argv = self.command(request, settings)
             parser = AmpStreamParser()
-            stdin = request.prompt.encode() if request.prompt.startswith("-") else None
+            stdin = request.prompt.encode() if _prompt_on_stdin(request.prompt) else None
             events = self._runs.stream(
                 request.run_id, argv, parser, cwd=options.cwd, env=env, stdin=stdin
             )
@@ -352,6 +352,12 @@ class AmpAdapter:
 
     async def cancel(self, run_id: str) -> None:
         await self._runs.cancel(run_id)
+
+
+def _prompt_on_stdin(prompt: str) -> bool:
+    """Prompts that look like an option, or are too long for one command-line argument, go
+    through stdin (``amp -x`` reads its prompt there when none is given)."""
+    return prompt.startswith("-") or len(prompt.encode()) > MAX_ARG_BYTES
 
 
 def permission_settings(options: AdapterOptions, env: Mapping[str, str]) -> str:

@@ -267,3 +267,20 @@ async def test_allowed_tools_go_in_front_of_the_users_own_rules(
         "tool_call_started",
         "tool_call_completed",
     ]
+
+
+@pytest.mark.parametrize("prompt", ["-x marks the spot", "long " * 40_000], ids=["dash", "long"])
+async def test_prompts_that_cannot_be_an_argument_go_through_stdin(
+    amp_binary: str,
+    fake_model_server: FakeModelServer,
+    workspace: Path,
+    tmp_path: Path,
+    prompt: str,
+) -> None:
+    fake_model_server.set_script(_script())
+    result = await _manager(AmpAdapter(amp_binary)).run_once(
+        prompt, options=_options(fake_model_server, workspace, tmp_path)
+    )
+
+    assert result.ok, result.error
+    assert prompt.strip() in json.dumps(_main_calls(fake_model_server)[0].body["messages"])
