@@ -11,10 +11,10 @@ with an ``exempt_tags`` tag are never touched.
 
 :func:`plan_retention` returns the :class:`RetentionReport` of what would go (counts and a JSON
 bytes estimate); :func:`apply_retention` computes the same report and carries it out. Deleting
-sessions needs only the ``SessionStore`` protocol. Deleting single runs or events needs two
-operations the protocol does not have (yet): a store offering them satisfies
-:class:`PrunableStore`; for any other store those parts are reported in ``not_applied`` with the
-reason and nothing of them is deleted. It knows no backend.
+sessions needs only ``delete_session``. Deleting single runs or events needs ``delete_runs`` and
+``delete_events`` (:class:`PrunableStore`), which the memory, SQLite and PostgreSQL stores have;
+for a store without them those parts are reported in ``not_applied`` with the reason and nothing
+of them is deleted. It knows no backend.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Knows the domain values and JSON; knows nothing about any database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -95,3 +95,21 @@ def check_types(types: Sequence[str] | None) -> frozenset[str] | None:
 def check_timeout(timeout: float) -> None:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
         raise ValidationError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
+
+
+def check_ids(ids: object, what: str) -> tuple[str, ...]:
+    """A collection of ids (not a single string), each a non-empty string; duplicates dropped,
+    first-seen order kept."""
+    if isinstance(ids, str | bytes) or not isinstance(ids, Iterable):
+        raise ValidationError(f"{what} must be a collection of id strings, got {ids!r}")
+    checked = tuple(ids)
+    for value in checked:
+        if not isinstance(value, str) or not value:
+            raise ValidationError(f"{what} must hold non-empty strings, got {value!r}")
+    return tuple(dict.fromkeys(checked))
+
+
+def check_id(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{what} must be a non-empty string, got {value!r}")
+    return value

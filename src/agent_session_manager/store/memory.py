@@ -3,11 +3,15 @@
 For tests, benchmarks and short-lived scripts. All state lives in dicts and lists owned by one
 event loop; appends are atomic because they never await between checking and writing. Events are
 validated and JSON-checked exactly as the SQL stores do, so code that passes here passes there.
+A session's log is a list in sequence order with a separate counter: until something is deleted
+from it, entry ``n - 1`` has number ``n`` and a read after a cursor is a slice; once it has gaps,
+the bounds are found by bisection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Self
@@ -20,6 +24,8 @@ from agent_session_manager.store._common import (
     check_aware,
     check_cursor,
     check_event,
+    check_id,
+    check_ids,
     check_limit,
     check_run,
     check_session,
@@ -37,8 +43,9 @@ class InMemorySessionStore:
         self._sessions: dict[str, Session] = {}
         self._runs: dict[str, Run] = {}
         self._runs_by_session: dict[str, list[str]] = {}
-        # events[session_id][n - 1] has sequence number n: reads after a cursor are a slice.
+        # Each session's events in sequence order; _last holds the last number assigned.
         self._events: dict[str, list[Event]] = {}
+        self._last: dict[str, int] = {}
         self._by_id: dict[str, Event] = {}
         self._notifier = SessionNotifier()
         self._closed = False
@@ -60,6 +67,7 @@ class InMemorySessionStore:
     def _put_session(self, session: Session) -> None:
         self._sessions[session.id] = session
         self._events.setdefault(session.id, [])
+        self._last.setdefault(session.id, 0)
         self._runs_by_session.setdefault(session.id, [])
 
     async def get_session(self, session_id: str) -> Session:
@@ -106,8 +114,33 @@ class InMemorySessionStore:
         self._sessions.pop(session_id, None)
         for run_id in self._runs_by_session.pop(session_id, []):
             self._runs.pop(run_id, None)
+        self._last.pop(session_id, None)
         for event in self._events.pop(session_id, []):
             self._by_id.pop(event.id, None)
+
+    async def delete_runs(self, run_ids: Sequence[str]) -> int:
+        ids = {run_id for run_id in check_ids(run_ids, "run_ids") if run_id in self._runs}
+        for run_id in ids:
+            run = self._runs.pop(run_id)
+            self._runs_by_session[run.session_id].remove(run_id)
+        if ids:
+            for session_id, log in self._events.items():
+                self._drop(session_id, log, [e for e in log if e.run_id in ids])
+        return len(ids)
+
+    async def delete_events(self, session_id: str, event_ids: Sequence[str]) -> int:
+        session_id = check_id(session_id, "session_id")
+        ids = check_ids(event_ids, "event_ids")
+        doomed = [e for e in map(self._by_id.get, ids) if e and e.session_id == session_id]
+        return self._drop(session_id, self._events.get(session_id, []), doomed)
+
+    def _drop(self, session_id: str, log: list[Event], doomed: list[Event]) -> int:
+        if doomed:
+            gone = {e.id for e in doomed}
+            log[:] = [e for e in log if e.id not in gone]
+            for event_id in gone:
+                del self._by_id[event_id]
+        return len(doomed)
 
     # -- runs -------------------------------------------------------------------------------
     async def save_run(self, run: Run) -> None:
@@ -180,9 +213,10 @@ class InMemorySessionStore:
         encode_event_payload(checked)
 
     def _store(self, event: Event) -> Event:
-        log = self._events[event.session_id]
-        stored = event.with_sequence(len(log) + 1)
-        log.append(stored)
+        number = self._last[event.session_id] + 1
+        self._last[event.session_id] = number
+        stored = event.with_sequence(number)
+        self._events[event.session_id].append(stored)
         self._by_id[stored.id] = stored
         return stored
 
@@ -204,8 +238,13 @@ class InMemorySessionStore:
         type_set = check_types(types)
         _check_bounds(since=since, until=until)
         log = self._events.get(session_id, [])
-        end = len(log) if before is None else max(0, min(len(log), before - 1))
-        window = log[after:end] if after < end else []
+        if not log or log[-1].sequence_number == len(log):  # no gaps: number n is at n - 1
+            start = after
+            end = len(log) if before is None else max(0, min(len(log), before - 1))
+        else:
+            start = bisect.bisect_right(log, after, key=_number)
+            end = len(log) if before is None else bisect.bisect_left(log, before, key=_number)
+        window = log[start:end] if start < end else []
         if run_id is None and type_set is None and since is None and until is None:
             return window[:limit] if limit is not None else window
         found: list[Event] = []
@@ -224,7 +263,7 @@ class InMemorySessionStore:
         return found
 
     async def latest_sequence(self, session_id: str) -> int:
-        return len(self._events.get(session_id, ()))
+        return self._last.get(session_id, 0)
 
     async def wait_for_events(
         self,
@@ -275,6 +314,10 @@ def _check_bounds(**bounds: datetime | None) -> None:
     for name, value in bounds.items():
         if value is not None:
             check_aware(value, name)
+
+
+def _number(event: Event) -> int:
+    return event.sequence_number or 0
 
 
 def _by_id(session: Session) -> str:

@@ -59,6 +59,8 @@ from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store._common import (
     check_cursor,
     check_event,
+    check_id,
+    check_ids,
     check_limit,
     check_run,
     check_session,
@@ -156,6 +158,16 @@ _UPSERT_RUN: Final = (
     " status = excluded.status, created_at = excluded.created_at, record = excluded.record"
 )
 _SESSION_EXISTS: Final = "SELECT 1 FROM asm_sessions WHERE id = $1"
+# The runs' events go with them; returns how many runs were deleted.
+_DELETE_RUNS: Final = (
+    "WITH gone AS (DELETE FROM asm_runs WHERE id = ANY($1::text[]) RETURNING id),"
+    " events AS (DELETE FROM asm_events WHERE run_id IN (SELECT id FROM gone))"
+    " SELECT count(*) FROM gone"
+)
+_DELETE_EVENTS: Final = (
+    "WITH gone AS (DELETE FROM asm_events WHERE session_id = $1 AND id = ANY($2::text[])"
+    " RETURNING 1) SELECT count(*) FROM gone"
+)
 
 # Errors that mean "another writer got in the way": the whole batch is retried.
 _RACES: Final = (
@@ -867,6 +879,29 @@ class PostgresSessionStore:
             await _delete_session(conn, session_id)
 
         await self._write(_Request(self._new_future(), op=op))
+
+    async def delete_runs(self, run_ids: Sequence[str]) -> int:
+        ids = list(check_ids(run_ids, "run_ids"))
+        if not ids:
+            return 0
+
+        async def op(conn: asyncpg.Connection, _touched: set[str]) -> int:
+            return int(await conn.fetchval(_DELETE_RUNS, ids))
+
+        deleted: int = await self._write(_Request(self._new_future(), op=op))
+        return deleted
+
+    async def delete_events(self, session_id: str, event_ids: Sequence[str]) -> int:
+        session_id = check_id(session_id, "session_id")
+        ids = list(check_ids(event_ids, "event_ids"))
+        if not ids:
+            return 0
+
+        async def op(conn: asyncpg.Connection, _touched: set[str]) -> int:
+            return int(await conn.fetchval(_DELETE_EVENTS, session_id, ids))
+
+        deleted: int = await self._write(_Request(self._new_future(), op=op))
+        return deleted
 
     # -- runs -----------------------------------------------------------------------------
     async def save_run(self, run: Run) -> None:

@@ -57,6 +57,8 @@ from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store._common import (
     check_cursor,
     check_event,
+    check_id,
+    check_ids,
     check_limit,
     check_run,
     check_session,
@@ -604,6 +606,30 @@ def _delete_session(conn: sqlite3.Connection, session_id: str) -> None:
     conn.execute("DELETE FROM asm_sessions WHERE id = ?", (session_id,))
 
 
+def _delete_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> int:
+    deleted = 0
+    for start in range(0, len(run_ids), _IN_CHUNK):
+        chunk = run_ids[start : start + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        conn.execute(
+            "DELETE FROM asm_events WHERE run_id IN"
+            f" (SELECT id FROM asm_runs WHERE id IN ({marks}))",
+            chunk,
+        )
+        deleted += conn.execute(f"DELETE FROM asm_runs WHERE id IN ({marks})", chunk).rowcount
+    return deleted
+
+
+def _delete_events(conn: sqlite3.Connection, session_id: str, event_ids: Sequence[str]) -> int:
+    deleted = 0
+    for start in range(0, len(event_ids), _IN_CHUNK):
+        chunk = event_ids[start : start + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        sql = f"DELETE FROM asm_events WHERE session_id = ? AND id IN ({marks})"
+        deleted += conn.execute(sql, (session_id, *chunk)).rowcount
+    return deleted
+
+
 # -- the store ------------------------------------------------------------------------------
 class SQLiteSessionStore:
     """A :class:`~agent_session_manager.store.protocol.SessionStore` in one SQLite file.
@@ -790,6 +816,23 @@ class SQLiteSessionStore:
     async def delete_session(self, session_id: str) -> None:
         session_id = _text(session_id, "session_id")
         await self._write(lambda conn, _touched: _delete_session(conn, session_id))
+
+    async def delete_runs(self, run_ids: Sequence[str]) -> int:
+        ids = check_ids(run_ids, "run_ids")
+        if not ids:
+            return 0
+        deleted: int = await self._write(lambda conn, _touched: _delete_runs(conn, ids))
+        return deleted
+
+    async def delete_events(self, session_id: str, event_ids: Sequence[str]) -> int:
+        session_id = check_id(session_id, "session_id")
+        ids = check_ids(event_ids, "event_ids")
+        if not ids:
+            return 0
+        deleted: int = await self._write(
+            lambda conn, _touched: _delete_events(conn, session_id, ids)
+        )
+        return deleted
 
     # -- runs -----------------------------------------------------------------------------
     async def save_run(self, run: Run) -> None:

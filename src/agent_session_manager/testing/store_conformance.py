@@ -16,7 +16,7 @@ import textwrap
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +27,9 @@ from agent_session_manager.core.events import Event, EventType
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store.protocol import SessionStore
+
+if TYPE_CHECKING:
+    from agent_session_manager.maintenance.retention import PrunableStore
 
 #: Upper bound for anything that should happen "at once"; only there to stop a hang, never a
 #: performance assertion (the benchmarks measure speed).
@@ -87,6 +90,12 @@ class SessionStoreConformance:
     * **Atomicity**: ``flush`` writes run, session and events together or not at all, also when
       the transaction fails after the events were inserted; ``append_events`` likewise;
       ``delete_session`` removes runs, events and the sequence.
+    * **Deleting runs and events** (``delete_runs``, ``delete_events``, what retention uses): a run
+      goes with every event carrying its id, and only those; the events that remain keep their
+      numbers, ``latest_sequence`` is unchanged and numbering continues past the gap (a deleted
+      number is never reused); cursors, ``before``, filters and long-poll read across the gap;
+      unknown ids are ignored, another session's events are untouched; bad input raises
+      ``ValidationError`` and deletes nothing.
     * **Processes** (with ``store_url``): 4 OS processes and 100 tasks appending to one session
       stay gap-free; ``wait_for_events`` is woken by another process's append; a writer
       process SIGKILLed at random moments 20 times leaves no torn batch, no gap, and every
@@ -510,6 +519,119 @@ class SessionStoreConformance:
         await store.delete_session(session.id)
         await store.delete_session("ses_does_not_exist")
         await self._assert_unchanged(store, keep, kept_run)
+
+    # -- deleting runs and events --------------------------------------------------------------
+    @staticmethod
+    def pruner(store: SessionStore) -> PrunableStore:
+        """``store`` with ``delete_runs``/``delete_events`` (part of the contract)."""
+        return cast("PrunableStore", store)
+
+    async def test_delete_events_keeps_numbers_and_gaps(self, store: SessionStore) -> None:
+        session = await self.new_session(store)
+        other = await self.new_session(store)
+        stored = await store.append_events([self.event(session.id, i) for i in range(6)])
+        theirs = await store.append_event(self.event(other.id, 9))
+        doomed = [stored[1].id, stored[2].id, stored[5].id, theirs.id, "evt_unknown"]
+        assert await self.pruner(store).delete_events(session.id, doomed) == 3
+        assert self.numbers(await store.get_events(session.id)) == [1, 4, 5]
+        assert await store.latest_sequence(session.id) == 6
+        assert await store.get_events(other.id) == [theirs]
+        # Reads across the gap, by cursor, bound, limit and filter.
+        assert self.numbers(await store.get_events(session.id, after=1)) == [4, 5]
+        assert self.numbers(await store.get_events(session.id, after=2, limit=1)) == [4]
+        assert self.numbers(await store.get_events(session.id, before=4)) == [1]
+        assert self.numbers(await store.get_events(session.id, after=1, before=5)) == [4]
+        assert await store.get_events(session.id, after=5) == []
+        assert self.numbers(await store.get_events(session.id, types=[_CUSTOM_TYPE])) == [1, 4, 5]
+        # Numbering continues after the deleted 6, never reusing it.
+        more = await store.append_events([self.event(session.id, 7), self.event(session.id, 8)])
+        assert self.numbers(more) == [7, 8]
+        assert self.numbers(await store.get_events(session.id, after=5)) == [7, 8]
+        # Deleting again, or nothing, deletes nothing.
+        assert await self.pruner(store).delete_events(session.id, doomed) == 0
+        assert await self.pruner(store).delete_events(session.id, []) == 0
+        assert await self.pruner(store).delete_events("ses_does_not_exist", [stored[0].id]) == 0
+        assert self.numbers(await store.get_events(session.id)) == [1, 4, 5, 7, 8]
+
+    async def test_delete_everything_then_append_continues(self, store: SessionStore) -> None:
+        session = await self.new_session(store)
+        stored = await store.append_events([self.event(session.id, i) for i in range(3)])
+        assert await self.pruner(store).delete_events(session.id, [e.id for e in stored]) == 3
+        assert await store.get_events(session.id) == []
+        assert await store.latest_sequence(session.id) == 3
+        assert (await store.append_event(self.event(session.id))).sequence_number == 4
+        # A deleted id may be appended again: it is a new event with a new number.
+        again = await store.append_event(stored[0])
+        assert again.sequence_number == 5
+        assert self.numbers(await store.get_events(session.id)) == [4, 5]
+
+    async def test_wait_reads_past_deleted_events(self, store: SessionStore) -> None:
+        session = await self.new_session(store)
+        stored = await store.append_events([self.event(session.id, i) for i in range(3)])
+        await self.pruner(store).delete_events(session.id, [stored[2].id])
+        # Nothing past 2 any more: a wait after 2 times out, then is woken by the next append.
+        assert await store.wait_for_events(session.id, after=2, timeout=0.05) == []
+        waiter = asyncio.create_task(
+            store.wait_for_events(session.id, after=2, timeout=HANG_GUARD_S)
+        )
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        fresh = await store.append_event(self.event(session.id, 3))
+        assert fresh.sequence_number == 4
+        assert await asyncio.wait_for(waiter, HANG_GUARD_S * 2) == [fresh]
+        got = await store.wait_for_events(session.id, after=1, timeout=HANG_GUARD_S)
+        assert self.numbers(got) == [2, 4]
+
+    async def test_delete_runs_cascades_to_their_events(self, store: SessionStore) -> None:
+        session = await self.new_session(store, status=SessionStatus.ACTIVE)
+        other = await self.new_session(store, status=SessionStatus.ACTIVE)
+        old, kept = Run(session_id=session.id), Run(session_id=session.id)
+        foreign = Run(session_id=other.id)
+        for run in (old, kept, foreign):
+            await store.save_run(run)
+        await store.append_events(
+            [
+                self.event(session.id, 0),
+                self.event(session.id, 1, run_id=old.id),
+                self.event(session.id, 2, run_id=kept.id),
+                self.event(session.id, 3, run_id=old.id),
+                self.event(session.id, 4),
+            ]
+        )
+        await store.append_event(self.event(other.id, 5, run_id=foreign.id))
+        assert await self.pruner(store).delete_runs([old.id, "run_unknown", old.id]) == 1
+        with pytest.raises(RunNotFound):
+            await store.get_run(old.id)
+        assert [r.id for r in await store.list_runs(session.id)] == [kept.id]
+        assert await store.get_events(session.id, run_id=old.id) == []
+        assert self.numbers(await store.get_events(session.id)) == [1, 3, 5]
+        assert await store.latest_sequence(session.id) == 5
+        assert (await store.append_event(self.event(session.id, 6))).sequence_number == 6
+        assert await store.get_run(foreign.id) == foreign
+        assert self.numbers(await store.get_events(other.id)) == [1]
+        assert await self.pruner(store).delete_runs([old.id]) == 0
+        assert await self.pruner(store).delete_runs([]) == 0
+        assert await self.pruner(store).delete_runs([kept.id, foreign.id]) == 2
+        assert await store.list_runs(other.id) == []
+        assert await store.get_events(other.id) == []
+        assert self.numbers(await store.get_events(session.id)) == [1, 5, 6]
+
+    async def test_bad_deletions_are_rejected(self, store: SessionStore) -> None:
+        session, run = await self._running(store)
+        event = (await store.get_events(session.id))[0]
+        pruner = self.pruner(store)
+        # A bare string is not a collection of ids; every id must be a non-empty string.
+        for bad in ([], [3], [None], [""], [b"bytes"]):
+            run_ids: Any = run.id if not bad else [run.id, *bad]
+            event_ids: Any = event.id if not bad else [event.id, *bad]
+            with pytest.raises(ValidationError):
+                await pruner.delete_runs(run_ids)
+            with pytest.raises(ValidationError):
+                await pruner.delete_events(session.id, event_ids)
+        for session_id in (None, 7, ""):
+            with pytest.raises(ValidationError):
+                await pruner.delete_events(session_id, [event.id])  # type: ignore[arg-type]
+        await self._assert_unchanged(store, session, run)
 
     # -- fidelity -------------------------------------------------------------------------------
     async def test_custom_types_and_unknown_keys_round_trip(self, store: SessionStore) -> None:

@@ -124,12 +124,17 @@ def test_prune_dry_run_reports_and_apply_deletes_the_same(cli: CLI) -> None:
     assert not left & set(old_ids)
 
 
-def test_prune_of_runs_on_a_store_that_cannot_reports_not_applied(cli: CLI) -> None:
-    cli.store(lambda store: add_session(store, runs=3, now=NOW))
+def test_prune_of_runs_deletes_older_runs_with_their_events(cli: CLI) -> None:
+    session = cli.store(lambda store: add_session(store, runs=3, now=NOW))
+    before = cli.store(lambda store: _dump(store, session.id))
     result = cli.run("prune", "--keep-runs", "1")
-    assert result.code == 1
-    assert "not all applied; the policy selects 0 sessions, 2 runs" in result.stdout
-    result.assert_one_error_line("not applied (runs)")
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith("deleted 0 sessions, 2 runs, ")
+    after = cli.store(lambda store: _dump(store, session.id))
+    assert [r["id"] for r in after["runs"]] == [before["runs"][2]["id"]]
+    doomed = {r["id"] for r in before["runs"][:2]}
+    # The remaining events keep their sequence numbers.
+    assert after["events"] == [e for e in before["events"] if e.get("run_id") not in doomed]
     assert cli.run("prune", "--keep-runs", "-1").code == 2
 
 

@@ -144,3 +144,50 @@ async def test_retention_and_search_on_postgresql() -> None:
             usage = await usage_summary(store, by="provider")
             assert usage.total.runs == 2
             assert await store.get_events(old[0].id) == []
+
+
+async def _prune_runs_and_events(store: SessionStore) -> None:
+    """keep_last_runs and max_events_per_session delete exactly what the dry run listed."""
+    session = await add_session(store, runs=4, streamed=3)  # 1 + 4 * 9 = 37 events
+    runs = await store.list_runs(session.id)
+    before = {e.id: e for e in await store.get_events(session.id)}
+    latest = await store.latest_sequence(session.id)
+    policy = RetentionPolicy(keep_last_runs=2, max_events_per_session=12)
+    planned = await plan_retention(store, policy, now=T0)
+    assert [r.run_id for r in planned.runs] == [runs[0].id, runs[1].id]
+    applied = await apply_retention(store, policy, now=T0)
+    assert applied.not_applied == {}
+    assert (applied.runs, applied.events) == (planned.runs, planned.events)
+    (pruning,) = planned.events
+    doomed_runs = {runs[0].id, runs[1].id}
+    expected = [
+        e for e in before.values() if e.run_id not in doomed_runs and e.id not in pruning.event_ids
+    ]
+    left = await store.get_events(session.id)
+    assert left == expected  # same events, same sequence numbers
+    assert len(left) == 12
+    assert [r.id for r in await store.list_runs(session.id)] == [runs[2].id, runs[3].id]
+    assert await store.latest_sequence(session.id) == latest
+    assert (await plan_retention(store, policy, now=T0)).is_empty
+    # The log goes on numbering after the last number ever assigned.
+    added = await store.append_event(Event(type="acme.note", session_id=session.id, data={}))
+    assert added.sequence_number == latest + 1
+
+
+async def test_keep_last_runs_and_max_events_on_memory_and_sqlite(tmp_path: Path) -> None:
+    await _prune_runs_and_events(InMemorySessionStore())
+    async with await SQLiteSessionStore.open(tmp_path / "asm.db") as store:
+        await _prune_runs_and_events(store)
+
+
+async def test_keep_last_runs_and_max_events_on_postgresql() -> None:
+    from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
+
+    server = postgres_url_or_skip()  # skips (or fails under CI=true) without a server
+    from agent_session_manager.store.migrations import upgrade_to_head
+    from agent_session_manager.store.postgres import PostgresSessionStore
+
+    with temporary_database(server, prefix="asm_maint_test") as url:
+        upgrade_to_head(url)
+        async with await PostgresSessionStore.open(url) as store:
+            await _prune_runs_and_events(store)

@@ -1,5 +1,5 @@
 """Test data for the maintenance tests: sessions with runs and events written through the
-``SessionStore`` protocol, with fixed timestamps, and a store double that can prune."""
+``SessionStore`` protocol, with fixed timestamps, and a store double that cannot prune."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agent_session_manager.core.errors import RunNotFound
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
@@ -126,50 +125,9 @@ async def add_session(
     return session
 
 
-class PrunableMemoryStore(InMemorySessionStore):
-    """An in-memory store that also implements ``PrunableStore`` (tombstones: the base store
-    indexes its log by position, so deleted entries are hidden rather than removed)."""
+class UnprunableStore(InMemorySessionStore):
+    """A store without ``delete_runs``/``delete_events`` (a third-party store written before
+    they joined the protocol): setting a protocol method to None hides it from ``isinstance``."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.deleted_runs: set[str] = set()
-        self.deleted_events: set[str] = set()
-
-    async def delete_runs(self, run_ids: Sequence[str]) -> int:
-        count = 0
-        for run_id in run_ids:
-            try:
-                run = await self.get_run(run_id)
-            except RunNotFound:
-                continue
-            for event in await super().get_events(run.session_id, run_id=run_id):
-                self.deleted_events.add(event.id)
-            self.deleted_runs.add(run_id)
-            count += 1
-        return count
-
-    async def delete_events(self, session_id: str, event_ids: Sequence[str]) -> int:
-        before = len(self.deleted_events)
-        self.deleted_events.update(event_ids)
-        return len(self.deleted_events) - before
-
-    async def get_run(self, run_id: str) -> Run:
-        if run_id in getattr(self, "deleted_runs", ()):
-            raise RunNotFound(f"run {run_id} not found")
-        return await super().get_run(run_id)
-
-    async def list_runs(
-        self, session_id: str, *, status: RunStatus | None = None, limit: int | None = None
-    ) -> list[Run]:
-        runs = await super().list_runs(session_id, status=status)
-        runs = [r for r in runs if r.id not in self.deleted_runs]
-        return runs[:limit] if limit is not None else runs
-
-    async def get_events(self, session_id: str, **kwargs: Any) -> list[Event]:  # type: ignore[override]
-        limit = kwargs.pop("limit", None)
-        found = [
-            e
-            for e in await super().get_events(session_id, **kwargs)
-            if e.id not in self.deleted_events
-        ]
-        return found[:limit] if limit is not None else found
+    delete_runs = None  # type: ignore[assignment]
+    delete_events = None  # type: ignore[assignment]

@@ -21,7 +21,7 @@ from agent_session_manager.maintenance import (
 )
 from agent_session_manager.store.memory import InMemorySessionStore
 from agent_session_manager.store.protocol import SessionStore
-from tests.unit.maintenance._data import T0, PrunableMemoryStore, add_session
+from tests.unit.maintenance._data import T0, UnprunableStore, add_session
 
 
 async def all_state(store: SessionStore) -> list[tuple[object, ...]]:
@@ -95,8 +95,8 @@ async def test_ttl_apply_deletes_exactly_the_report() -> None:
     assert again.is_empty
 
 
-async def test_keep_last_runs_and_max_events_with_a_prunable_store() -> None:
-    store = PrunableMemoryStore()
+async def test_keep_last_runs_and_max_events_delete_exactly_the_plan() -> None:
+    store = InMemorySessionStore()
     assert isinstance(store, PrunableStore)
     session = await add_session(store, runs=4, streamed=3)  # 1 + 4 * 9 = 37 events
     runs = await store.list_runs(session.id)
@@ -130,7 +130,7 @@ async def test_keep_last_runs_and_max_events_with_a_prunable_store() -> None:
 
 
 async def test_protected_events_are_never_pruned() -> None:
-    store = PrunableMemoryStore()
+    store = InMemorySessionStore()
     session = await add_session(store, runs=3, streamed=0)
     report = await plan_retention(store, RetentionPolicy(max_events_per_session=1), now=T0)
     (pruning,) = report.events
@@ -145,7 +145,7 @@ async def test_protected_events_are_never_pruned() -> None:
 
 
 async def test_unfinished_runs_are_kept() -> None:
-    store = PrunableMemoryStore()
+    store = InMemorySessionStore()
     session = await add_session(store, runs=2)
     await store.save_run(Run(session_id=session.id, status=RunStatus.RUNNING))
     runs = await store.list_runs(session.id)
@@ -155,7 +155,7 @@ async def test_unfinished_runs_are_kept() -> None:
 
 
 async def test_a_store_that_cannot_prune_reports_it_and_keeps_everything() -> None:
-    store = InMemorySessionStore()
+    store = UnprunableStore()
     assert not isinstance(store, PrunableStore)
     await add_session(store, runs=3)
     before = await all_state(store)
