@@ -111,6 +111,9 @@ class CompositeStore:
     ) -> builtins.list[Run]:
         return await self.sessions.list_runs(session_id, status=status, limit=limit)
 
+    async def delete_runs(self, run_ids: Sequence[str]) -> int:
+        return await self.sessions.delete_runs(run_ids)
+
     # -- events --------------------------------------------------------------------------------
     async def append_event(self, event: Event) -> Event:
         return await self.sessions.append_event(event)
@@ -143,6 +146,9 @@ class CompositeStore:
 
     async def latest_sequence(self, session_id: str) -> int:
         return await self.sessions.latest_sequence(session_id)
+
+    async def delete_events(self, session_id: str, event_ids: Sequence[str]) -> int:
+        return await self.sessions.delete_events(session_id, event_ids)
 
     async def wait_for_events(
         self,

@@ -67,6 +67,10 @@ class SessionStore(Protocol):
     ) -> list[Run]:
         """A session's runs, oldest first."""
 
+    async def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Delete these runs and every event carrying their ``run_id``; return runs deleted.
+        Remaining events keep their numbers and no deleted number is assigned again."""
+
     # -- events -----------------------------------------------------------------------------
     async def append_event(self, event: Event) -> Event:
         """Append one event; return the stored copy with its ``sequence_number``."""
@@ -90,6 +94,10 @@ class SessionStore(Protocol):
 
     async def latest_sequence(self, session_id: str) -> int:
         """The highest sequence number assigned in the session, 0 when none."""
+
+    async def delete_events(self, session_id: str, event_ids: Sequence[str]) -> int:
+        """Delete these events of the session (unknown ids are ignored); return how many went.
+        ``latest_sequence`` is unchanged and the gap stays."""
 
     async def wait_for_events(
         self,
