@@ -480,8 +480,9 @@ class ACPAdapter:
     ``"node .../claude-code-acp/dist/index.js"`` or ``["codex-acp"]``; ``name`` is the provider
     name recorded on runs (default ``"acp"``). ``options.extra``: ``mode`` (an agent session mode
     id to set, overriding :data:`MODE_PREFERENCES`), ``mcp_servers`` (ACP MCP server objects).
-    ``system_prompt`` is refused (ACP has no such parameter); ``model`` and ``max_turns`` are
-    not settable through ACP's stable methods and are ignored with a debug log.
+    ``model`` is set through the session's ``model`` config option (``session/set_config_option``;
+    an agent without one fails the run with ``validation_error``); ``system_prompt`` is refused
+    (ACP has no such parameter); ``max_turns`` is ignored (no turn limit in ACP).
     """
 
     def __init__(self, command: str | Sequence[str], *, name: str = "acp") -> None:
@@ -519,8 +520,8 @@ class ACPAdapter:
         options = request.options
         if options.system_prompt is not None:
             raise ValidationError("ACP has no system prompt parameter: system_prompt is refused")
-        if options.model or options.max_turns is not None:
-            logger.debug("ACP: model and max_turns are not settable and are ignored")
+        if options.max_turns is not None:
+            logger.debug("ACP has no turn limit; max_turns=%s is ignored", options.max_turns)
         cwd = _absolute(options.cwd)
         env = {**os.environ, **options.env}
         process = await CLIProcess.spawn(self._argv, cwd=cwd, env=env, interactive=True)
@@ -593,16 +594,28 @@ class ACPAdapter:
                         # first reply): say so, and go on in a new session.
                         client.events.put_nowait([_lost_session(session_id, exc)])
                 if loaded is not None:
-                    modes = getattr(loaded, "modes", None)
-                    model = session_model(_wire(loaded) or {})
+                    modes, info = getattr(loaded, "modes", None), _wire(loaded)
                 else:
                     created = await conn.new_session(cwd=cwd, mcp_servers=mcp_servers)
                     session_id = created.session_id
-                    modes, model = created.modes, session_model(_wire(created))
+                    modes, info = created.modes, _wire(created)
+                info = info if isinstance(info, dict) else {}
+                model = session_model(info)
                 run.session_id = session_id
                 mode = _choose_mode(options, modes)
                 if mode is not None and mode != getattr(modes, "current_mode_id", None):
                     await conn.set_session_mode(session_id=session_id, mode_id=mode)
+                if options.model and options.model != model:
+                    option_id = _model_option(info)
+                    if option_id is None:
+                        raise ValidationError(
+                            f"the agent offers no model choice over ACP: model={options.model!r} "
+                            "cannot be applied (configure the agent itself)"
+                        )
+                    await conn.set_config_option(
+                        config_id=option_id, session_id=session_id, value=options.model
+                    )
+                    model = options.model
             client.events.put_nowait(client.parser.started(session_id, model))
             client.live = True
             response = await conn.prompt(session_id=session_id, prompt=[text_block(request.prompt)])
@@ -650,6 +663,14 @@ class ACPAdapter:
                     await run.conn.cancel(session_id=run.session_id)
                     await asyncio.wait_for(asyncio.shield(run.process.process.wait()), 0.2)
         await run.process.close(grace=0.5)
+
+
+def _model_option(response: Mapping[str, Any]) -> str | None:
+    """The id of the session's ``model`` config option, if the agent offers one."""
+    for option in response.get("configOptions") or []:
+        if isinstance(option, dict) and option.get("category") == "model" and option.get("id"):
+            return str(option["id"])
+    return None
 
 
 def _lost_session(session_id: str, exc: Any) -> ProviderEvent:

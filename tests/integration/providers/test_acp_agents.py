@@ -370,3 +370,20 @@ async def test_resume_of_a_session_the_agent_never_saved_goes_on_in_a_new_one(
     assert started["provider_session_id"] != "0198a3f1-0000-7000-8000-000000000000"
     assert events[-1].type == "run_completed"
     assert events[-1].data["content"] == "Hello from the fake model!"
+
+
+async def test_model_goes_through_the_agents_model_option(
+    agent: str, setup: Setup, fake_model_server: FakeModelServer
+) -> None:
+    adapter, options = setup(model="gpt-5.4")
+    result = await _manager(adapter).run_once("Say hello", options=options)
+
+    if agent == "codex":  # codex-acp offers a "model" config option
+        assert result.ok, result.error
+        assert result.events[1].data["model"] == "gpt-5.4"
+        assert fake_model_server.model_requests()[-1].body["model"] == "gpt-5.4"
+    else:  # claude-code-acp 0.16.2 only has the unstable session/set_model
+        assert result.status is RunStatus.FAILED
+        assert result.error is not None
+        assert result.error.code == "validation_error"
+        assert "no model choice" in result.error.message
