@@ -387,3 +387,21 @@ async def test_model_goes_through_the_agents_model_option(
         assert result.error is not None
         assert result.error.code == "validation_error"
         assert "no model choice" in result.error.message
+
+
+async def test_a_missing_agent_command_is_provider_unavailable(workspace: Path) -> None:
+    adapter = ACPAdapter("/nonexistent/asm-acp-agent --flag")
+    assert adapter.argv == ("/nonexistent/asm-acp-agent", "--flag")
+    result = await _manager(adapter).run_once("hi", options=AdapterOptions(cwd=str(workspace)))
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None
+    assert (result.error.code, result.error.retryable) == ("provider_unavailable", False)
+
+
+async def test_system_prompt_is_refused(workspace: Path) -> None:
+    adapter = ACPAdapter([sys.executable, "-c", "pass"])
+    options = AdapterOptions(cwd=str(workspace), system_prompt="be brief")
+    result = await _manager(adapter).run_once("hi", options=options)
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None
+    assert result.error.code == "validation_error"
