@@ -405,3 +405,21 @@ async def test_system_prompt_is_refused(workspace: Path) -> None:
     assert result.status is RunStatus.FAILED
     assert result.error is not None
     assert result.error.code == "validation_error"
+
+
+@pytest.mark.parametrize("agent", ["claude"])
+async def test_accept_edits_reaches_the_agent_as_its_mode(
+    setup: Setup, fake_model_server: FakeModelServer, workspace: Path
+) -> None:
+    # In Claude Code's acceptEdits mode a redirect into a workspace file is an edit: it runs
+    # without a permission request (in the default mode the same write is denied, above).
+    fake_model_server.set_script({"rules": TOOL_RULES})
+    adapter, options = setup(permission_mode=PermissionMode.ACCEPT_EDITS)
+    result = await _manager(adapter).run_once("Please write the file", options=options)
+
+    assert result.status is RunStatus.COMPLETED, result.error
+    assert (workspace / "out.txt").read_text() == "hi\n"
+    assert [e.type for e in result.events if e.type.startswith("tool_call")] == [
+        "tool_call_started",
+        "tool_call_completed",
+    ]
