@@ -980,8 +980,7 @@ class SessionStoreConformance:
                         event_id, number = pair.split(":")
                         acknowledged[event_id] = int(number)
             async with await open_store(url) as reopened:
-                latest = await reopened.latest_sequence(session.id)
-                log = await reopened.get_events(session.id)
+                latest, log = await _settled_log(reopened, session.id)
             where = f"after kill {kill + 1} (seed {seed})"
             assert self.numbers(log) == list(range(1, latest + 1)), where
             batches: dict[str, list[Event]] = {}
@@ -994,6 +993,22 @@ class SessionStoreConformance:
             lost = {i: n for i, n in acknowledged.items() if stored.get(i) != n}
             assert not lost, f"acknowledged events missing or renumbered {where}: {lost}"
         assert acknowledged, "the writer never acknowledged an append"
+
+
+async def _settled_log(store: SessionStore, session_id: str) -> tuple[int, list[Event]]:
+    """The session's latest sequence and log, read while no commit lands in between.
+
+    A killed client's last COMMIT may still be carried out by a database server after the
+    client died (PostgreSQL finishes a COMMIT it has received), so the two reads are repeated
+    until the latest number is the same before and after the log is read.
+    """
+    deadline = time.monotonic() + HANG_GUARD_S
+    while True:
+        latest = await store.latest_sequence(session_id)
+        log = await store.get_events(session_id)
+        if await store.latest_sequence(session_id) == latest or time.monotonic() > deadline:
+            return latest, log
+        await asyncio.sleep(0.05)
 
 
 class InjectedFailure(Exception):
