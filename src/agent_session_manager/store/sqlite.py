@@ -4,16 +4,19 @@ How it works:
 
 * **One writer thread, group commit.** Async callers validate and encode their input on the event
   loop, then queue a request with an ``asyncio`` future. The writer thread drains everything
-  queued, runs it in one ``BEGIN IMMEDIATE`` transaction (each request inside its own
-  ``SAVEPOINT``, so a failing request is rolled back alone and never poisons the others),
-  commits once, then resolves the futures with ``loop.call_soon_threadsafe``. Under load one
-  fsync covers hundreds of appends.
+  queued and writes it in one ``BEGIN IMMEDIATE`` transaction: first all together, appends
+  queued one after another merged into one idempotency lookup, one counter update for all their
+  sessions and one ``executemany``; if anything in it fails, that attempt is rolled back and the
+  batch is written again with each request inside its own ``SAVEPOINT``, so a failing request
+  fails alone and never poisons the others. It commits once, then resolves the batch's futures
+  with one ``loop.call_soon_threadsafe`` per event loop. Under load one commit covers hundreds
+  of appends.
 * **Sequence numbers** are reserved inside the write transaction with
   ``UPDATE asm_session_sequences … RETURNING``; ``BEGIN IMMEDIATE`` holds SQLite's write lock,
   so numbers stay gap-free even with several processes (or store instances) on one file.
   Appends are idempotent by event id: a known id returns the stored event and writes nothing.
-* **Reads** run on a small pool of ``query_only`` connections in worker threads, never on the
-  event loop; WAL lets them proceed while the writer commits.
+* **Reads** run on a few reader threads, each with its own ``query_only`` connection, never on
+  the event loop; WAL lets them proceed while the writer commits.
 * **Long-poll.** In-process waiters are woken by the writer thread right after the commit
   (:class:`SessionNotifier`), with no polling. Appends made by *another* process are noticed by a
   light check instead: while anybody waits, the writer thread reads ``PRAGMA data_version``
@@ -30,6 +33,7 @@ providers, orchestration or other backends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import queue
@@ -37,7 +41,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,7 +54,7 @@ from agent_session_manager.core.errors import (
     StorageError,
     ValidationError,
 )
-from agent_session_manager.core.events import Event
+from agent_session_manager.core.events import Event, assemble_event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store._common import (
@@ -100,6 +103,12 @@ _RESERVE_SEQUENCES: Final = (
     "UPDATE asm_session_sequences SET last_sequence = last_sequence + ? WHERE session_id = ?"
     " RETURNING last_sequence"
 )
+# Several sessions' counters in one statement: $1 is a JSON object {session_id: count}.
+_RESERVE_MANY: Final = (
+    "UPDATE asm_session_sequences SET last_sequence = last_sequence + v.value"
+    " FROM json_each(?) AS v WHERE asm_session_sequences.session_id = v.key"
+    " RETURNING session_id, last_sequence"
+)
 _UPSERT_SESSION: Final = (
     "INSERT INTO asm_sessions (id, agent_id, status, created_at, updated_at, record)"
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id,"
@@ -133,7 +142,7 @@ def _to_micros(value: object, what: str) -> int:
 
 
 def _from_micros(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
+    return _EPOCH + _MICROSECOND * micros  # 3x faster than timedelta(microseconds=...)
 
 
 def _event_row(event: object) -> tuple[Event, _EventRow]:
@@ -162,7 +171,7 @@ def _event_row(event: object) -> tuple[Event, _EventRow]:
 
 def _event_from_row(row: Sequence[Any]) -> Event:
     metadata = row[4]
-    return Event(
+    return assemble_event(
         row[0],
         row[1],
         orjson.loads(row[2]),
@@ -170,7 +179,7 @@ def _event_from_row(row: Sequence[Any]) -> Event:
         {} if metadata is None else orjson.loads(metadata),
         row[5],
         row[6],
-        _from_micros(row[7]),
+        _EPOCH + _MICROSECOND * row[7],
         row[8],
         row[9],
     )
@@ -324,8 +333,16 @@ def _migrate(path: Path) -> None:
 # -- the writer thread -------------------------------------------------------------------------
 @dataclass(slots=True)
 class _Request:
-    op: _Op
     future: asyncio.Future[Any]
+    #: Events to append (an append request: appends queued together are written as one), or
+    op: _Op | None = None
+    #: a write of its own (sessions, runs, flush, deletes).
+    items: list[tuple[Event, _EventRow]] | None = None
+
+    def run(self, conn: sqlite3.Connection, touched: set[str]) -> Any:
+        if self.op is not None:
+            return self.op(conn, touched)
+        return _append(conn, self.items or (), touched)
 
 
 class _Signal:
@@ -432,31 +449,22 @@ class _Writer:
         return batch, False
 
     def _run_batch(self, batch: list[_Request]) -> None:
+        """Write ``batch`` in one transaction: first all at once (appends queued one after the
+        other merged into one insert, no savepoints); if anything fails, roll that back and
+        write each request in its own savepoint, so only the failing ones fail."""
         conn = self._conn
-        outcomes: list[tuple[_Request, Any, BaseException | None]] = []
-        wake: set[str] = set()
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             self._settle([(r, None, _storage_error(exc, "begin a write")) for r in batch])
             return
         try:
-            for request in batch:
-                touched: set[str] = set()
-                conn.execute("SAVEPOINT asm_request")
-                try:
-                    result = request.op(conn, touched)
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO asm_request")
-                    conn.execute("RELEASE asm_request")
-                    if isinstance(exc, sqlite3.Error):
-                        outcomes.append((request, None, _storage_error(exc, "write")))
-                    else:
-                        outcomes.append((request, None, exc))
-                else:
-                    conn.execute("RELEASE asm_request")
-                    outcomes.append((request, result, None))
-                    wake |= touched
+            try:
+                outcomes, wake = _write_together(conn, batch)
+            except Exception:
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                outcomes, wake = _write_apart(conn, batch)
             conn.execute("COMMIT")
             self.transactions += 1
         except sqlite3.Error as exc:
@@ -501,6 +509,61 @@ class _Writer:
                 leftovers.append((item, None, _closed_error()))
         if leftovers:
             self._settle(leftovers)
+
+
+_Outcomes = list[tuple[_Request, Any, BaseException | None]]
+
+
+def _write_together(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_Outcomes, set[str]]:
+    """Every request of ``batch`` in order, without savepoints; consecutive appends as one.
+    Raises at the first failure (the caller rolls back and uses :func:`_write_apart`)."""
+    outcomes: _Outcomes = []
+    touched: set[str] = set()
+    i = 0
+    while i < len(batch):
+        request = batch[i]
+        if request.op is not None:
+            outcomes.append((request, request.op(conn, touched), None))
+            i += 1
+            continue
+        group = [request]
+        i += 1
+        while i < len(batch) and batch[i].op is None:
+            group.append(batch[i])
+            i += 1
+        if len(group) == 1:
+            outcomes.append((request, _append(conn, request.items or (), touched), None))
+            continue
+        stored = _append(conn, [item for r in group for item in r.items or ()], touched)
+        start = 0
+        for member in group:
+            end = start + len(member.items or ())
+            outcomes.append((member, stored[start:end], None))
+            start = end
+    return outcomes, touched
+
+
+def _write_apart(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_Outcomes, set[str]]:
+    """Every request of ``batch`` in its own savepoint: a failing one is rolled back alone."""
+    outcomes: _Outcomes = []
+    wake: set[str] = set()
+    for request in batch:
+        touched: set[str] = set()
+        conn.execute("SAVEPOINT asm_request")
+        try:
+            result = request.run(conn, touched)
+        except Exception as exc:
+            conn.execute("ROLLBACK TO asm_request")
+            conn.execute("RELEASE asm_request")
+            if isinstance(exc, sqlite3.Error):
+                outcomes.append((request, None, _storage_error(exc, "write")))
+            else:
+                outcomes.append((request, None, exc))
+        else:
+            conn.execute("RELEASE asm_request")
+            outcomes.append((request, result, None))
+            wake |= touched
+    return outcomes, wake
 
 
 def _data_version(conn: sqlite3.Connection) -> int:
@@ -557,6 +620,18 @@ def _reserve(conn: sqlite3.Connection, session_id: str, count: int) -> int:
     return last
 
 
+def _reserve_all(conn: sqlite3.Connection, counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Reserve ``counts[session_id]`` numbers in each session; return (session, last number)."""
+    if len(counts) == 1:
+        ((session_id, count),) = counts.items()
+        return [(session_id, _reserve(conn, session_id, count))]
+    found: list[tuple[str, int]] = conn.execute(_RESERVE_MANY, (orjson.dumps(counts),)).fetchall()
+    if len(found) < len(counts):  # unknown sessions (or counters to rebuild) one by one
+        done = {session_id for session_id, _ in found}
+        found += [(sid, _reserve(conn, sid, n)) for sid, n in counts.items() if sid not in done]
+    return found
+
+
 def _append(
     conn: sqlite3.Connection, items: Sequence[tuple[Event, _EventRow]], touched: set[str]
 ) -> list[Event]:
@@ -573,7 +648,7 @@ def _append(
         claimed.add(event.id)
         fresh.append((event, row))
         counts[event.session_id] = counts.get(event.session_id, 0) + 1
-    next_number = {sid: _reserve(conn, sid, n) - n + 1 for sid, n in counts.items()}
+    next_number = {sid: last - counts[sid] + 1 for sid, last in _reserve_all(conn, counts)}
     params = []
     for event, row in fresh:
         number = next_number[event.session_id]
@@ -630,6 +705,88 @@ def _delete_events(conn: sqlite3.Connection, session_id: str, event_ids: Sequenc
     return deleted
 
 
+# -- the readers ----------------------------------------------------------------------------
+class _Readers:
+    """Reader threads, each with its own ``query_only`` connection (opened on first use).
+
+    Cheaper per read than ``run_in_executor`` (one queue put, one ``call_soon_threadsafe``):
+    a read of 100 events is a few hundred microseconds, so the hand-off matters.
+    """
+
+    def __init__(self, path: Path, count: int) -> None:
+        self._path = path
+        self._queue: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], Any] | None] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._open = True
+        self._threads = [
+            threading.Thread(target=self._main, name=f"asm-sqlite-reader-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any]) -> bool:
+        """Queue ``fn``; False once the readers are stopping (it would never run)."""
+        with self._lock:
+            if not self._open:
+                return False
+            self._queue.put((fn, future))
+            return True
+
+    def stop(self) -> None:
+        """Let the queued reads finish, stop the threads, close their connections (blocking)."""
+        with self._lock:
+            self._open = False
+            for _ in self._threads:
+                self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _main(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while (item := self._queue.get()) is not None:
+                fn, future = item
+                result: Any = None
+                error: BaseException | None = None
+                try:
+                    if conn is None:
+                        conn = self._connect()
+                    result = fn(conn)
+                except sqlite3.Error as exc:
+                    error = StorageError(
+                        f"SQLite read failed: {exc}",
+                        code="storage_error",
+                        details={"sqlite_error": type(exc).__name__},
+                    )
+                    error.__cause__ = exc
+                except Exception as exc:
+                    error = exc
+                # RuntimeError: the caller's loop is closed, nobody waits for the result.
+                with contextlib.suppress(RuntimeError):
+                    future.get_loop().call_soon_threadsafe(_resolve_read, future, result, error)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return _connect(self._path, query_only=True)
+        except sqlite3.Error as exc:
+            raise _storage_error(exc, "open a read connection") from exc
+
+
+def _resolve_read(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the reader was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 # -- the store ------------------------------------------------------------------------------
 class SQLiteSessionStore:
     """A :class:`~agent_session_manager.store.protocol.SessionStore` in one SQLite file.
@@ -647,10 +804,7 @@ class SQLiteSessionStore:
         self._waiting: dict[str, int] = {}
         self._closed = False
         self._closing: asyncio.Future[None] | None = None
-        self._idle_readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
-        self._reader_pool = ThreadPoolExecutor(READERS, thread_name_prefix="asm-sqlite-reader")
+        self._readers = _Readers(path, READERS)
         self._writer = _Writer(writer_conn, self._notifier, self._waiting, "asm-sqlite-writer")
 
     @classmethod
@@ -689,16 +843,9 @@ class SQLiteSessionStore:
             self._writer.stop()
             await asyncio.to_thread(self._writer.join)
             self._notifier.wake_all()
-            await asyncio.to_thread(self._close_readers)
+            await asyncio.to_thread(self._readers.stop)
         finally:
             self._closing.set_result(None)
-
-    def _close_readers(self) -> None:
-        self._reader_pool.shutdown(wait=True)
-        with self._readers_lock:
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
 
     # -- plumbing -------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -714,43 +861,21 @@ class SQLiteSessionStore:
         error.__cause__ = self._writer.failure
         return error
 
-    async def _write(self, op: _Op) -> Any:
+    async def _write(
+        self, op: _Op | None = None, items: list[tuple[Event, _EventRow]] | None = None
+    ) -> Any:
         self._check_open()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        if not self._writer.submit(_Request(op, future)):
+        if not self._writer.submit(_Request(future, op, items)):
             raise self._writer_stopped()
         return await future
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         self._check_open()
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._reader_pool, self._with_reader, fn)
-        except RuntimeError as exc:  # the pool was shut down under us by close()
-            if self._closed:
-                raise _closed_error() from exc
-            raise
-
-    def _with_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        try:
-            conn = self._idle_readers.get_nowait()
-        except queue.Empty:
-            try:
-                conn = _connect(self._path, query_only=True)
-            except sqlite3.Error as exc:
-                raise _storage_error(exc, "open a read connection") from exc
-            with self._readers_lock:
-                self._readers.append(conn)
-        try:
-            return fn(conn)
-        except sqlite3.Error as exc:
-            raise StorageError(
-                f"SQLite read failed: {exc}",
-                code="storage_error",
-                details={"sqlite_error": type(exc).__name__},
-            ) from exc
-        finally:
-            self._idle_readers.put(conn)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        if not self._readers.submit(fn, future):
+            raise _closed_error()
+        return await future
 
     # -- sessions -------------------------------------------------------------------------
     async def save_session(self, session: Session) -> None:
@@ -868,15 +993,14 @@ class SQLiteSessionStore:
 
     # -- events ---------------------------------------------------------------------------
     async def append_event(self, event: Event) -> Event:
-        items = [_event_row(event)]
-        stored: list[Event] = await self._write(lambda conn, touched: _append(conn, items, touched))
+        stored: list[Event] = await self._write(items=[_event_row(event)])
         return stored[0]
 
     async def append_events(self, events: Sequence[Event]) -> list[Event]:
         items = [_event_row(event) for event in events]
         if not items:
             return []
-        result: list[Event] = await self._write(lambda conn, touched: _append(conn, items, touched))
+        result: list[Event] = await self._write(items=items)
         return result
 
     async def get_events(
@@ -945,7 +1069,8 @@ class SQLiteSessionStore:
         params.append(-1 if limit is None else limit)
 
         def query(conn: sqlite3.Connection) -> list[Event]:
-            return [_event_from_row(row) for row in conn.execute(sql, params)]
+            # fetchall first: converting while stepping the cursor is ~20 % slower.
+            return [_event_from_row(row) for row in conn.execute(sql, params).fetchall()]
 
         return query
 

@@ -20,7 +20,7 @@ from unittest import mock
 
 import pytest
 
-from agent_session_manager.core.errors import StorageError, ValidationError
+from agent_session_manager.core.errors import SessionNotFound, StorageError, ValidationError
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
@@ -462,3 +462,31 @@ async def test_a_failing_request_does_not_poison_its_batch(store: SQLiteSessionS
     assert [e.data["n"] for e in log] == [1, 3, 0, 6]
     assert [e.sequence_number for e in log] == [1, 2, 3, 4]
     assert await store.get_run(run.id) == run  # the failed flush left the run alone
+
+
+async def test_a_batch_keeps_request_order_between_writes_and_appends(
+    store: SQLiteSessionStore,
+) -> None:
+    # Appends queued together are written as one insert, but after the writes queued before
+    # them: a session saved earlier in the same batch already exists for its appends.
+    fresh = Session(agent_id="sqlite-agent")
+    before = store._writer.transactions
+    with store._writer.gate:
+        tasks = [
+            asyncio.create_task(store.save_session(fresh)),
+            asyncio.create_task(store.append_event(_event(fresh.id, 1))),
+            asyncio.create_task(store.append_events([_event(fresh.id, 2), _event(fresh.id, 3)])),
+            asyncio.create_task(store.delete_session(fresh.id)),
+            asyncio.create_task(store.append_event(_event(fresh.id, 4))),
+        ]
+        await _backlog(store, len(tasks))
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert store._writer.transactions == before + 1
+    first, pair = results[1], results[2]
+    assert isinstance(first, Event)
+    assert first.sequence_number == 1
+    assert isinstance(pair, list)
+    assert [e.sequence_number for e in pair] == [2, 3]
+    assert isinstance(results[4], ValidationError)  # the session was deleted before it
+    with pytest.raises(SessionNotFound):
+        await store.get_session(fresh.id)
