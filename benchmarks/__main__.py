@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from benchmarks import adapter_overhead, pipeline_throughput, runtime_scale, store_append
+from benchmarks import (
+    adapter_overhead,
+    pipeline_throughput,
+    runtime_scale,
+    store_append,
+    store_read,
+    store_wake,
+)
 
 if __name__ == "__main__":
     pipeline_throughput.main([])
     runtime_scale.main([])
     store_append.main([])
+    store_read.main([])
+    store_wake.main([])
     adapter_overhead.main([])

@@ -1,0 +1,156 @@
+"""Cursor reads from a large SQLite store through the public API: 100 events after a cursor.
+
+Shape (issue 3): ``get_events(session_id, after=cursor, limit=100)`` returning ``Event`` objects,
+at random cursors, in a database of 1,000,000 events and in one of 10,000; each database holds
+one session with all its events (the deepest index and the longest log a cursor can land in).
+Reported: p50 and p99 latency of one read, and the 1M / 10k ratio of the p50s.
+
+The databases are built through a direct insert path (rows encoded exactly as the store
+encodes them, written with ``executemany`` in large transactions, the counter set at the end)
+so the benchmark stays quick; they are kept under ``.benchmarks/`` (git-ignored) and reused
+when present. Targets: p50 <= 400 microseconds at 1M events, ratio <= 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sqlite3
+import statistics
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from agent_session_manager.core.clock import utcnow
+from agent_session_manager.core.events import Event
+from agent_session_manager.core.models import Session
+from agent_session_manager.store import sqlite as sqlite_store
+from agent_session_manager.store.sqlite import SQLiteSessionStore
+from benchmarks._util import machine, now
+from benchmarks.store_append import _data
+
+#: Where the databases are kept between runs (git-ignored).
+CACHE = Path(".benchmarks")
+_CHUNK = 20_000
+
+
+@dataclass
+class ReadFigure:
+    events: int
+    p50_us: float
+    p99_us: float
+    reads: int
+
+
+def _path(folder: Path, events: int) -> Path:
+    return folder / f"store_read_{events}.db"
+
+
+async def _create(path: Path) -> Session:
+    session = Session(agent_id="bench")
+    async with await SQLiteSessionStore.open(path) as store:  # creates the schema
+        await store.save_session(session)
+    return session
+
+
+def build(path: Path, events: int) -> str:
+    """Create (or reuse) a store file with one session of ``events`` events; return its id."""
+    marker = path.with_suffix(".session")
+    if path.exists() and marker.exists():
+        return marker.read_text().strip()
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    session = asyncio.run(_create(path))
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous = OFF")  # a throwaway build: speed over durability
+        start = utcnow() - timedelta(days=1)
+        for first in range(0, events, _CHUNK):
+            rows = []
+            for n in range(first, min(events, first + _CHUNK)):
+                event = Event(
+                    type="message_received",
+                    session_id=session.id,
+                    data=_data(n),
+                    timestamp=start + timedelta(microseconds=n),
+                )
+                rows.append((*sqlite_store._event_row(event)[1], n + 1))
+            conn.execute("BEGIN")
+            conn.executemany(sqlite_store._INSERT_EVENT, rows)
+            conn.execute("COMMIT")
+        conn.execute(
+            "UPDATE asm_session_sequences SET last_sequence = ? WHERE session_id = ?",
+            (events, session.id),
+        )
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("ANALYZE")
+    finally:
+        conn.close()
+    marker.write_text(session.id)
+    return session.id
+
+
+async def _reads(path: Path, session_id: str, events: int, reads: int) -> ReadFigure:
+    rng = random.Random(7)
+    async with await SQLiteSessionStore.open(path) as store:
+        for _ in range(200):  # warm the reader threads, connections and page cache
+            await store.get_events(session_id, after=rng.randrange(events - 100), limit=100)
+        samples = []
+        for _ in range(reads):
+            cursor = rng.randrange(events - 100)
+            started = now()
+            got = await store.get_events(session_id, after=cursor, limit=100)
+            samples.append(now() - started)
+            assert len(got) == 100
+            assert got[0].sequence_number == cursor + 1
+    samples.sort()
+    return ReadFigure(
+        events=events,
+        p50_us=statistics.median(samples) * 1e6,
+        p99_us=samples[int(len(samples) * 0.99) - 1] * 1e6,
+        reads=reads,
+    )
+
+
+def measure(
+    large: int = 1_000_000, small: int = 10_000, reads: int = 3_000, folder: Path = CACHE
+) -> tuple[ReadFigure, ReadFigure, float]:
+    """(figure at ``small``, figure at ``large``, build seconds of what was not cached)."""
+
+    started = now()
+    ids = {n: build(_path(folder, n), n) for n in (small, large)}
+    built = now() - started
+
+    async def main() -> list[ReadFigure]:
+        return [await _reads(_path(folder, n), ids[n], n, reads) for n in (small, large)]
+
+    figures = asyncio.run(main())
+    return figures[0], figures[1], built
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--reads", type=int, default=3_000)
+    args = parser.parse_args(argv)
+    small, large, built = measure(args.events, args.small, args.reads)
+    print(f"## Cursor reads, SQLite ({machine()}, pid {os.getpid()}, not pinned)\n")
+    print(f"(databases built or checked in {built:.1f} s, kept under {CACHE}/)\n")
+    print("| database | reads | p50 | p99 |")
+    print("|---|---:|---:|---:|")
+    for figure in (small, large):
+        print(
+            f"| {figure.events:,} events | {figure.reads:,} | {figure.p50_us:,.0f} µs"
+            f" | {figure.p99_us:,.0f} µs |"
+        )
+    print(
+        f"\nratio of p50s ({large.events:,} / {small.events:,}): {large.p50_us / small.p50_us:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
