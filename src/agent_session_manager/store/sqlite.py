@@ -82,6 +82,12 @@ BUSY_TIMEOUT_MS: Final = 30_000
 CROSS_PROCESS_CHECK_S: Final = 0.075
 #: Most requests committed in one transaction (bounds the latency of a huge backlog).
 MAX_BATCH_REQUESTS: Final = 1000
+#: WAL pages written before the writer checkpoints them into the database file (SQLite's default
+#: is 1,000). Appends to many sessions dirty one index page per session per commit; checkpointing
+#: less often writes each such page back once instead of many times (+20 % sustained throughput
+#: with 100 sessions). The WAL file is cut back to ``WAL_SIZE_LIMIT`` bytes after a checkpoint.
+WAL_AUTOCHECKPOINT_PAGES: Final = 10_000
+WAL_SIZE_LIMIT: Final = 64 * 1024 * 1024
 #: Read connections (and reader threads).
 READERS: Final = 4
 #: Bound parameters per ``IN (…)`` chunk (SQLite allows 32766).
@@ -282,6 +288,8 @@ def _prepare(where: str | os.PathLike[str]) -> tuple[Path, sqlite3.Connection]:
             if revision != HEAD_REVISION:
                 _migrate(path)
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA temp_store = MEMORY")
         except BaseException:
