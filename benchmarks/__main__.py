@@ -7,6 +7,7 @@ from benchmarks import (
     pipeline_throughput,
     runtime_scale,
     store_append,
+    store_peers,
     store_read,
     store_wake,
 )
@@ -17,4 +18,5 @@ if __name__ == "__main__":
     store_append.main([])
     store_read.main([])
     store_wake.main([])
+    store_peers.main([])
     adapter_overhead.main([])
