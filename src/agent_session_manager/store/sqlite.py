@@ -18,7 +18,10 @@ How it works:
 * **Reads** run on a few reader threads, each with its own ``query_only`` connection, never on
   the event loop; WAL lets them proceed while the writer commits.
 * **Long-poll.** In-process waiters are woken by the writer thread right after the commit
-  (:class:`SessionNotifier`), with no polling. Appends made by *another* process are noticed by a
+  (:class:`SessionNotifier`), with no polling. The writer leaves that commit's events for each
+  session somebody waits on; a woken reader whose last read saw the session's counter at exactly
+  the number before them takes the matching ones without reading again (otherwise, e.g. after
+  another process's commit, it re-reads). Appends made by *another* process are noticed by a
   light check instead: while anybody waits, the writer thread reads ``PRAGMA data_version``
   (which changes only when another connection commits) every ~75 ms and wakes the waiters to
   re-query when it moved. (The PostgreSQL store uses LISTEN/NOTIFY for the same purpose.)
@@ -115,6 +118,7 @@ _RESERVE_MANY: Final = (
     " FROM json_each(?) AS v WHERE asm_session_sequences.session_id = v.key"
     " RETURNING session_id, last_sequence"
 )
+_LAST_SEQUENCE: Final = "SELECT last_sequence FROM asm_session_sequences WHERE session_id = ?"
 _UPSERT_SESSION: Final = (
     "INSERT INTO asm_sessions (id, agent_id, status, created_at, updated_at, record)"
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id,"
@@ -339,6 +343,25 @@ def _migrate(path: Path) -> None:
 
 
 # -- the writer thread -------------------------------------------------------------------------
+class _Touched(set[str]):
+    """The sessions a write appended to, with the events it appended to each, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fresh: dict[str, list[Event]] = {}
+
+    def merge(self, other: _Touched) -> None:
+        self |= other
+        for session_id, events in other.fresh.items():
+            self.fresh.setdefault(session_id, []).extend(events)
+
+
+#: Per session with waiting readers, the last commit's appends: (the number before the first
+#: one, the events). A woken reader that had seen exactly up to that number takes them as they
+#: are instead of reading again.
+_Recent = dict[str, tuple[int, tuple[Event, ...]]]
+
+
 @dataclass(slots=True)
 class _Request:
     future: asyncio.Future[Any]
@@ -373,9 +396,11 @@ class _Writer:
         conn: sqlite3.Connection,
         notifier: SessionNotifier,
         waiting: dict[str, int],
+        recent: _Recent,
         name: str,
     ) -> None:
         self._conn = conn
+        self._recent = recent
         # Baseline for spotting other connections' commits; read before the store is handed out.
         self._data_version = _data_version(conn)
         self._notifier = notifier
@@ -483,9 +508,14 @@ class _Writer:
                 except sqlite3.Error:  # the callers get the original error below
                     logger.exception("SQLite rollback failed too")
             outcomes = [(r, None, _storage_error(exc, "commit")) for r in batch]
-            wake = set()
+            wake = _Touched()
         self._settle(outcomes)
         if wake:
+            waiting = self._waiting
+            for session_id, events in wake.fresh.items():
+                if events and session_id in waiting:
+                    first = events[0].sequence_number or 1
+                    self._recent[session_id] = (first - 1, tuple(events))
             self._notifier.notify_threadsafe(wake)
 
     def _settle(self, outcomes: list[tuple[_Request, Any, BaseException | None]]) -> None:
@@ -522,11 +552,11 @@ class _Writer:
 _Outcomes = list[tuple[_Request, Any, BaseException | None]]
 
 
-def _write_together(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_Outcomes, set[str]]:
+def _write_together(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_Outcomes, _Touched]:
     """Every request of ``batch`` in order, without savepoints; consecutive appends as one.
     Raises at the first failure (the caller rolls back and uses :func:`_write_apart`)."""
     outcomes: _Outcomes = []
-    touched: set[str] = set()
+    touched = _Touched()
     i = 0
     while i < len(batch):
         request = batch[i]
@@ -551,12 +581,12 @@ def _write_together(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_O
     return outcomes, touched
 
 
-def _write_apart(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_Outcomes, set[str]]:
+def _write_apart(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_Outcomes, _Touched]:
     """Every request of ``batch`` in its own savepoint: a failing one is rolled back alone."""
     outcomes: _Outcomes = []
-    wake: set[str] = set()
+    wake = _Touched()
     for request in batch:
-        touched: set[str] = set()
+        touched = _Touched()
         conn.execute("SAVEPOINT asm_request")
         try:
             result = request.run(conn, touched)
@@ -570,7 +600,7 @@ def _write_apart(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_Outc
         else:
             conn.execute("RELEASE asm_request")
             outcomes.append((request, result, None))
-            wake |= touched
+            wake.merge(touched)
     return outcomes, wake
 
 
@@ -658,13 +688,18 @@ def _append(
         counts[event.session_id] = counts.get(event.session_id, 0) + 1
     next_number = {sid: last - counts[sid] + 1 for sid, last in _reserve_all(conn, counts)}
     params = []
+    appended: dict[str, list[Event]] = {sid: [] for sid in counts}
     for event, row in fresh:
         number = next_number[event.session_id]
         next_number[event.session_id] = number + 1
-        stored[event.id] = event.with_sequence(number)
+        stored[event.id] = new = event.with_sequence(number)
+        appended[event.session_id].append(new)
         params.append((*row, number))
     conn.executemany(_INSERT_EVENT, params)
     touched.update(counts)
+    if isinstance(touched, _Touched):
+        for session_id, events in appended.items():
+            touched.fresh.setdefault(session_id, []).extend(events)
     return [stored[event.id] for event, _ in items]
 
 
@@ -728,6 +763,7 @@ class _Readers:
         )
         self._lock = threading.Lock()
         self._open = True
+        self._connections: list[sqlite3.Connection] = []
         self._threads = [
             threading.Thread(target=self._main, name=f"asm-sqlite-reader-{i}", daemon=True)
             for i in range(count)
@@ -751,6 +787,11 @@ class _Readers:
                 self._queue.put(None)
         for thread in self._threads:
             thread.join()
+        # One after the other, so the last one removes the WAL files (closing them at once from
+        # several threads can leave them behind, harmless but untidy).
+        for conn in self._connections:
+            conn.close()
+        self._connections.clear()
 
     def _main(self) -> None:
         conn: sqlite3.Connection | None = None
@@ -777,7 +818,8 @@ class _Readers:
                     future.get_loop().call_soon_threadsafe(_resolve_read, future, result, error)
         finally:
             if conn is not None:
-                conn.close()
+                with self._lock:
+                    self._connections.append(conn)
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -813,7 +855,10 @@ class SQLiteSessionStore:
         self._closed = False
         self._closing: asyncio.Future[None] | None = None
         self._readers = _Readers(path, READERS)
-        self._writer = _Writer(writer_conn, self._notifier, self._waiting, "asm-sqlite-writer")
+        self._recent: _Recent = {}
+        self._writer = _Writer(
+            writer_conn, self._notifier, self._waiting, self._recent, "asm-sqlite-writer"
+        )
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str]) -> Self:
@@ -1106,11 +1151,32 @@ class SQLiteSessionStore:
         query = self._events_query(
             session_id, after=after, before=None, limit=limit, run_id=run_id, types=types
         )
+        type_set = check_types(types)
+
+        def read(conn: sqlite3.Connection) -> tuple[int, list[Event]]:
+            # The counter first: every event up to it is visible to the query that follows.
+            found = conn.execute(_LAST_SEQUENCE, (session_id,)).fetchone()
+            return (0 if found is None else int(found[0])), query(conn)
+
+        def delivered(seen: int) -> list[Event]:
+            """The matching events of the commit that woke us, if it came right after ``seen``."""
+            recent = self._recent.get(session_id)
+            if recent is None or recent[0] != seen:
+                return []
+            matching = [
+                event
+                for event in recent[1]
+                if (event.sequence_number or 0) > after
+                and (run_id is None or event.run_id == run_id)
+                and (type_set is None or event.type in type_set)
+            ]
+            return matching[:limit] if limit is not None else matching
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         self._add_waiter(session_id)
         try:
-            found = await self._read(query)
+            seen, found = await self._read(read)
             while not found and not self._closed:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
@@ -1118,7 +1184,7 @@ class SQLiteSessionStore:
                 # Register before re-reading: an append landing in between still wakes us.
                 future = self._notifier.register(session_id)
                 try:
-                    found = await self._read(query)
+                    seen, found = await self._read(read)
                 except BaseException:
                     self._notifier.unregister(session_id, future)
                     raise
@@ -1129,7 +1195,11 @@ class SQLiteSessionStore:
                     break
                 if self._closed:
                     break
-                found = await self._read(query)
+                # Woken by our own writer's commit of exactly the numbers after what we read:
+                # its events are all there is to see (no thread round trip to read them back).
+                found = delivered(seen)
+                if not found:
+                    seen, found = await self._read(read)
         except StorageError:
             if self._closed:
                 return []
@@ -1150,6 +1220,7 @@ class SQLiteSessionStore:
             self._waiting[session_id] = left
         else:
             self._waiting.pop(session_id, None)
+            self._recent.pop(session_id, None)
 
     async def flush(
         self,

@@ -490,3 +490,44 @@ async def test_a_batch_keeps_request_order_between_writes_and_appends(
     assert isinstance(results[4], ValidationError)  # the session was deleted before it
     with pytest.raises(SessionNotFound):
         await store.get_session(fresh.id)
+
+
+# -- long-poll woken with the committed events ------------------------------------------------
+async def test_a_woken_waiter_gets_the_commit_that_woke_it_filtered(
+    store: SQLiteSessionStore,
+) -> None:
+    session = await _session(store)
+    await store.append_event(_event(session.id, 0))
+    waiter = asyncio.create_task(
+        store.wait_for_events(
+            session.id, after=1, timeout=HANG_GUARD_S, types=["sqlite.wanted"], limit=2
+        )
+    )
+    await asyncio.sleep(0.05)
+    batch = [Event(type="sqlite.wanted", session_id=session.id, data={"n": n}) for n in (1, 2, 3)]
+    stored = await store.append_events([_event(session.id, 9), *batch])
+    got = await asyncio.wait_for(waiter, HANG_GUARD_S)
+    assert got == stored[1:3]
+    assert [e.sequence_number for e in got] == [3, 4]
+
+
+async def test_a_waiter_never_skips_an_event_committed_by_another_writer(
+    tmp_path: Path,
+) -> None:
+    # Two stores on one file have two writer threads, like two processes. An event committed
+    # by the other one, then one by ours: the waiter must get both, not only the one our
+    # writer told it about.
+    async with (
+        await SQLiteSessionStore.open(tmp_path / "two.db") as ours,
+        await SQLiteSessionStore.open(tmp_path / "two.db") as theirs,
+    ):
+        session = await _session(ours)
+        waiter = asyncio.create_task(
+            ours.wait_for_events(session.id, after=0, timeout=HANG_GUARD_S)
+        )
+        await asyncio.sleep(0.05)
+        first = await theirs.append_event(_event(session.id, 1))
+        second = await ours.append_event(_event(session.id, 2))
+        got = await asyncio.wait_for(waiter, HANG_GUARD_S)
+        assert got in ([first, second], [first])  # [first] if the 75 ms check came first
+        assert got[0] == first

@@ -13,7 +13,11 @@ def test_store_read_benchmark_runs_and_reuses_its_databases(tmp_path: Path) -> N
     for figure in (small, large):
         assert figure.reads == 20
         assert 0 < figure.p50_us <= figure.p99_us
-    built = sorted(p.name for p in tmp_path.iterdir())
+
+    def files() -> dict[str, int]:
+        return {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.db")}
+
+    built = files()
     again = store_read.measure(large=2_000, small=500, reads=20, folder=tmp_path)
     assert again[0].events == 500
-    assert sorted(p.name for p in tmp_path.iterdir()) == built
+    assert files() == built  # reused, not rebuilt
