@@ -12,9 +12,9 @@ with an ``exempt_tags`` tag are never touched.
 :func:`plan_retention` returns the :class:`RetentionReport` of what would go (counts and a JSON
 bytes estimate); :func:`apply_retention` computes the same report and carries it out. Deleting
 sessions needs only ``delete_session``. Deleting single runs or events needs ``delete_runs`` and
-``delete_events`` (:class:`PrunableStore`), which the memory, SQLite and PostgreSQL stores have;
-for a store without them those parts are reported in ``not_applied`` with the reason and nothing
-of them is deleted. It knows no backend.
+``delete_events`` (:class:`PrunableStore`), which the ``SessionStore`` protocol declares and every
+shipped store has; for a store written before they joined the protocol, those parts are reported
+in ``not_applied`` with the reason and nothing of them is deleted. It knows no backend.
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ checks it):
   woken by the append itself (no polling loop inside one process), or ``[]`` on timeout.
 * ``flush`` persists a session, a run and events in one transaction (a run's final state with
   its terminal event; a session's status change with its lifecycle event).
+* ``delete_runs`` and ``delete_events`` (what retention uses) delete single runs with their
+  events, or single events, in one transaction. The events that remain keep their sequence
+  numbers (the log then has gaps), ``latest_sequence`` is unchanged and a deleted number is never
+  assigned again, so cursors stay valid. Unknown ids are ignored; bad input raises
+  ``ValidationError`` and deletes nothing.
 """
 
 from __future__ import annotations

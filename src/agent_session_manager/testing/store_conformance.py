@@ -16,7 +16,7 @@ import textwrap
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,9 +27,6 @@ from agent_session_manager.core.events import Event, EventType
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store.protocol import SessionStore
-
-if TYPE_CHECKING:
-    from agent_session_manager.maintenance.retention import PrunableStore
 
 #: Upper bound for anything that should happen "at once"; only there to stop a hang, never a
 #: performance assertion (the benchmarks measure speed).
@@ -521,18 +518,13 @@ class SessionStoreConformance:
         await self._assert_unchanged(store, keep, kept_run)
 
     # -- deleting runs and events --------------------------------------------------------------
-    @staticmethod
-    def pruner(store: SessionStore) -> PrunableStore:
-        """``store`` with ``delete_runs``/``delete_events`` (part of the contract)."""
-        return cast("PrunableStore", store)
-
     async def test_delete_events_keeps_numbers_and_gaps(self, store: SessionStore) -> None:
         session = await self.new_session(store)
         other = await self.new_session(store)
         stored = await store.append_events([self.event(session.id, i) for i in range(6)])
         theirs = await store.append_event(self.event(other.id, 9))
         doomed = [stored[1].id, stored[2].id, stored[5].id, theirs.id, "evt_unknown"]
-        assert await self.pruner(store).delete_events(session.id, doomed) == 3
+        assert await store.delete_events(session.id, doomed) == 3
         assert self.numbers(await store.get_events(session.id)) == [1, 4, 5]
         assert await store.latest_sequence(session.id) == 6
         assert await store.get_events(other.id) == [theirs]
@@ -548,15 +540,15 @@ class SessionStoreConformance:
         assert self.numbers(more) == [7, 8]
         assert self.numbers(await store.get_events(session.id, after=5)) == [7, 8]
         # Deleting again, or nothing, deletes nothing.
-        assert await self.pruner(store).delete_events(session.id, doomed) == 0
-        assert await self.pruner(store).delete_events(session.id, []) == 0
-        assert await self.pruner(store).delete_events("ses_does_not_exist", [stored[0].id]) == 0
+        assert await store.delete_events(session.id, doomed) == 0
+        assert await store.delete_events(session.id, []) == 0
+        assert await store.delete_events("ses_does_not_exist", [stored[0].id]) == 0
         assert self.numbers(await store.get_events(session.id)) == [1, 4, 5, 7, 8]
 
     async def test_delete_everything_then_append_continues(self, store: SessionStore) -> None:
         session = await self.new_session(store)
         stored = await store.append_events([self.event(session.id, i) for i in range(3)])
-        assert await self.pruner(store).delete_events(session.id, [e.id for e in stored]) == 3
+        assert await store.delete_events(session.id, [e.id for e in stored]) == 3
         assert await store.get_events(session.id) == []
         assert await store.latest_sequence(session.id) == 3
         assert (await store.append_event(self.event(session.id))).sequence_number == 4
@@ -568,7 +560,7 @@ class SessionStoreConformance:
     async def test_wait_reads_past_deleted_events(self, store: SessionStore) -> None:
         session = await self.new_session(store)
         stored = await store.append_events([self.event(session.id, i) for i in range(3)])
-        await self.pruner(store).delete_events(session.id, [stored[2].id])
+        await store.delete_events(session.id, [stored[2].id])
         # Nothing past 2 any more: a wait after 2 times out, then is woken by the next append.
         assert await store.wait_for_events(session.id, after=2, timeout=0.05) == []
         waiter = asyncio.create_task(
@@ -599,7 +591,7 @@ class SessionStoreConformance:
             ]
         )
         await store.append_event(self.event(other.id, 5, run_id=foreign.id))
-        assert await self.pruner(store).delete_runs([old.id, "run_unknown", old.id]) == 1
+        assert await store.delete_runs([old.id, "run_unknown", old.id]) == 1
         with pytest.raises(RunNotFound):
             await store.get_run(old.id)
         assert [r.id for r in await store.list_runs(session.id)] == [kept.id]
@@ -609,9 +601,9 @@ class SessionStoreConformance:
         assert (await store.append_event(self.event(session.id, 6))).sequence_number == 6
         assert await store.get_run(foreign.id) == foreign
         assert self.numbers(await store.get_events(other.id)) == [1]
-        assert await self.pruner(store).delete_runs([old.id]) == 0
-        assert await self.pruner(store).delete_runs([]) == 0
-        assert await self.pruner(store).delete_runs([kept.id, foreign.id]) == 2
+        assert await store.delete_runs([old.id]) == 0
+        assert await store.delete_runs([]) == 0
+        assert await store.delete_runs([kept.id, foreign.id]) == 2
         assert await store.list_runs(other.id) == []
         assert await store.get_events(other.id) == []
         assert self.numbers(await store.get_events(session.id)) == [1, 5, 6]
@@ -619,18 +611,17 @@ class SessionStoreConformance:
     async def test_bad_deletions_are_rejected(self, store: SessionStore) -> None:
         session, run = await self._running(store)
         event = (await store.get_events(session.id))[0]
-        pruner = self.pruner(store)
         # A bare string is not a collection of ids; every id must be a non-empty string.
         for bad in ([], [3], [None], [""], [b"bytes"]):
             run_ids: Any = run.id if not bad else [run.id, *bad]
             event_ids: Any = event.id if not bad else [event.id, *bad]
             with pytest.raises(ValidationError):
-                await pruner.delete_runs(run_ids)
+                await store.delete_runs(run_ids)
             with pytest.raises(ValidationError):
-                await pruner.delete_events(session.id, event_ids)
+                await store.delete_events(session.id, event_ids)
         for session_id in (None, 7, ""):
             with pytest.raises(ValidationError):
-                await pruner.delete_events(session_id, [event.id])  # type: ignore[arg-type]
+                await store.delete_events(session_id, [event.id])  # type: ignore[arg-type]
         await self._assert_unchanged(store, session, run)
 
     # -- fidelity -------------------------------------------------------------------------------
