@@ -41,7 +41,7 @@ import collections
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import asyncpg
@@ -69,6 +69,13 @@ from agent_session_manager.store._common import (
     encode_event_payload,
 )
 from agent_session_manager.store._notify import SessionNotifier
+from agent_session_manager.store._sqlcodec import (
+    dump_record,
+    from_micros,
+    run_status,
+    session_status,
+    to_micros,
+)
 from agent_session_manager.store.migrations import (
     HEAD_REVISION,
     check_known_revision,
@@ -95,8 +102,6 @@ _MAX_ATTEMPTS: Final = 8
 #: Column widths of ``store/schema.py`` (PostgreSQL enforces them; the SQLite store does not).
 _WIDTHS: Final = {"session_id": 64, "id": 64, "type": 128, "run_id": 64, "provider": 64}
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
 
 # Columns in ``Event`` constructor order, so a record maps onto it positionally.
 _EVENT_COLUMNS: Final = (
@@ -197,18 +202,6 @@ _RunRow = tuple[str, str, str, int, str]
 
 
 # -- encoding -------------------------------------------------------------------------------
-def _to_micros(value: object, what: str) -> int:
-    if not isinstance(value, datetime):
-        raise ValidationError(f"{what} must be a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(f"{what} must be timezone-aware, got {value!r}")
-    return (value - _EPOCH) // _MICROSECOND
-
-
-def _from_micros(micros: int) -> datetime:
-    return _EPOCH + _MICROSECOND * micros  # 3x faster than timedelta(microseconds=...)
-
-
 def _text(value: object, what: str, width: int | None = None) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
@@ -238,7 +231,7 @@ def _event_item(event: object) -> _Item:
         checked.id,
         checked.type,
         checked.run_id,
-        _to_micros(checked.timestamp, f"timestamp of event {checked.id}"),
+        to_micros(checked.timestamp, f"timestamp of event {checked.id}"),
         data.decode(),
         None if metadata == b"{}" else metadata.decode(),
         checked.provider,
@@ -256,17 +249,10 @@ def _event_from_record(row: Sequence[Any]) -> Event:
         {} if metadata is None else orjson.loads(metadata),
         row[5],
         row[6],
-        _from_micros(row[7]),
+        from_micros(row[7]),
         row[8],
         row[9],
     )
-
-
-def _dump_record(record: Session | Run) -> str:
-    try:
-        return record.model_dump_json()
-    except ValueError as exc:  # pydantic's serialization errors derive from ValueError
-        raise ValidationError(f"{type(record).__name__} {record.id} is not JSON: {exc}") from exc
 
 
 def _session_row(session: object) -> _SessionRow:
@@ -275,9 +261,9 @@ def _session_row(session: object) -> _SessionRow:
         _text(session.id, "session id", 64),
         _text(session.agent_id, "session agent_id", 255),
         str(session.status),
-        _to_micros(session.created_at, "session created_at"),
-        _to_micros(session.updated_at, "session updated_at"),
-        _text(_dump_record(session), "session record"),
+        to_micros(session.created_at, "session created_at"),
+        to_micros(session.updated_at, "session updated_at"),
+        _text(dump_record(session), "session record"),
     )
 
 
@@ -287,8 +273,8 @@ def _run_row(run: object) -> _RunRow:
         _text(run.id, "run id", 64),
         _text(run.session_id, "run session_id", 64),
         str(run.status),
-        _to_micros(run.created_at, "run created_at"),
-        _text(_dump_record(run), "run record"),
+        to_micros(run.created_at, "run created_at"),
+        _text(dump_record(run), "run record"),
     )
 
 
@@ -854,13 +840,13 @@ class PostgresSessionStore:
             return f"${len(params)}"
 
         if status is not None:
-            clauses.append(f"status = {bind(str(_session_status(status)))}")
+            clauses.append(f"status = {bind(str(session_status(status)))}")
         if agent_id is not None:
             clauses.append(f"agent_id = {bind(_text(agent_id, 'agent_id'))}")
         if created_after is not None:
-            clauses.append(f"created_at >= {bind(_to_micros(created_after, 'created_after'))}")
+            clauses.append(f"created_at >= {bind(to_micros(created_after, 'created_after'))}")
         if created_before is not None:
-            clauses.append(f"created_at < {bind(_to_micros(created_before, 'created_before'))}")
+            clauses.append(f"created_at < {bind(to_micros(created_before, 'created_before'))}")
         if cursor is not None:
             clauses.append(f'id COLLATE "C" < {bind(_text(cursor, "cursor"))}')
         for tag in (tags,) if isinstance(tags, str) else dict.fromkeys(tags):
@@ -925,7 +911,7 @@ class PostgresSessionStore:
         sql = "SELECT record FROM asm_runs WHERE session_id = $1"
         params: list[Any] = [_text(session_id, "session_id")]
         if status is not None:
-            params.append(str(_run_status(status)))
+            params.append(str(run_status(status)))
             sql += f" AND status = ${len(params)}"
         sql += ' ORDER BY created_at, id COLLATE "C"'
         if limit is not None:
@@ -1008,10 +994,10 @@ class PostgresSessionStore:
             params.append(sorted(type_set))
             sql += f" AND type = ANY(${len(params)}::text[])"
         if since is not None:
-            params.append(_to_micros(since, "since"))
+            params.append(to_micros(since, "since"))
             sql += f" AND timestamp >= ${len(params)}"
         if until is not None:
-            params.append(_to_micros(until, "until"))
+            params.append(to_micros(until, "until"))
             sql += f" AND timestamp < ${len(params)}"
         sql += " ORDER BY sequence_number"
         if limit is not None:
@@ -1098,17 +1084,3 @@ class PostgresSessionStore:
 
         result: list[Event] = await self._write(_Request(self._new_future(), op=op))
         return result
-
-
-def _session_status(value: str) -> SessionStatus:
-    try:
-        return SessionStatus(value)
-    except ValueError as exc:
-        raise ValidationError(f"unknown session status {value!r}") from exc
-
-
-def _run_status(value: str) -> RunStatus:
-    try:
-        return RunStatus(value)
-    except ValueError as exc:
-        raise ValidationError(f"unknown run status {value!r}") from exc
