@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
@@ -346,6 +347,31 @@ class CLIRuns:
             return
         self._cancelled.add(run_id)
         await process.close()
+
+
+def find_binary(
+    explicit: str | None,
+    *,
+    name: str,
+    env_var: str,
+    package: str,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """The CLI to run: ``explicit``, else ``$env_var`` (from ``env`` over the process
+    environment), else ``name`` on ``PATH``; raises :class:`CLINotFound` (not retryable)."""
+    if explicit:
+        return explicit
+    source = {**os.environ, **(env or {})}
+    configured = source.get(env_var)
+    if configured:
+        return configured
+    found = shutil.which(name, path=source.get("PATH"))
+    if found is None:
+        raise CLINotFound(
+            f"the {name} CLI was not found: install {package}, put it on PATH or set {env_var}",
+            retryable=False,
+        )
+    return found
 
 
 def status_error(

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -31,8 +30,8 @@ from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
-    CLINotFound,
     CLIRuns,
+    find_binary,
     flag_args,
     status_error,
 )
@@ -282,20 +281,9 @@ class AmpAdapter:
 
     def binary_path(self, env: Mapping[str, str] | None = None) -> str:
         """The ``amp`` to run (raises ``provider_unavailable`` when there is none)."""
-        if self._binary:
-            return self._binary
-        source = {**os.environ, **(env or {})}
-        configured = source.get("ASM_AMP_PATH")
-        if configured:
-            return configured
-        found = shutil.which("amp", path=source.get("PATH"))
-        if found is None:
-            raise CLINotFound(
-                "the amp CLI was not found: install @sourcegraph/amp, put it on PATH or set "
-                "ASM_AMP_PATH",
-                retryable=False,
-            )
-        return found
+        return find_binary(
+            self._binary, name="amp", env_var="ASM_AMP_PATH", package="@sourcegraph/amp", env=env
+        )
 
     def command(self, request: RunRequest, settings_file: str | None = None) -> list[str]:
         """The full command line for ``request`` (binary first); ``settings_file`` is the Amp

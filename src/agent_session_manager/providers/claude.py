@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -24,8 +23,8 @@ from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
-    CLINotFound,
     CLIRuns,
+    find_binary,
     flag_args,
     status_error,
 )
@@ -351,20 +350,13 @@ class ClaudeAdapter:
 
     def binary_path(self, env: Mapping[str, str] | None = None) -> str:
         """The ``claude`` to run (raises ``provider_unavailable`` when there is none)."""
-        if self._binary:
-            return self._binary
-        source = {**os.environ, **(env or {})}
-        configured = source.get("ASM_CLAUDE_PATH")
-        if configured:
-            return configured
-        found = shutil.which("claude", path=source.get("PATH"))
-        if found is None:
-            raise CLINotFound(
-                "the claude CLI was not found: install @anthropic-ai/claude-code, put it on "
-                "PATH or set ASM_CLAUDE_PATH",
-                retryable=False,
-            )
-        return found
+        return find_binary(
+            self._binary,
+            name="claude",
+            env_var="ASM_CLAUDE_PATH",
+            package="@anthropic-ai/claude-code",
+            env=env,
+        )
 
     def command(self, request: RunRequest) -> list[str]:
         """The full command line for ``request`` (binary first)."""

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import tomllib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -30,8 +29,8 @@ from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
-    CLINotFound,
     CLIRuns,
+    find_binary,
     flag_args,
     status_error,
 )
@@ -320,20 +319,9 @@ class CodexAdapter:
 
     def binary_path(self, env: Mapping[str, str] | None = None) -> str:
         """The ``codex`` to run (raises ``provider_unavailable`` when there is none)."""
-        if self._binary:
-            return self._binary
-        source = {**os.environ, **(env or {})}
-        configured = source.get("ASM_CODEX_PATH")
-        if configured:
-            return configured
-        found = shutil.which("codex", path=source.get("PATH"))
-        if found is None:
-            raise CLINotFound(
-                "the codex CLI was not found: install @openai/codex, put it on PATH or set "
-                "ASM_CODEX_PATH",
-                retryable=False,
-            )
-        return found
+        return find_binary(
+            self._binary, name="codex", env_var="ASM_CODEX_PATH", package="@openai/codex", env=env
+        )
 
     def command(self, request: RunRequest) -> list[str]:
         """The full command line for ``request`` (binary first)."""
