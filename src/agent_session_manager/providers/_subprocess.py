@@ -22,10 +22,11 @@ import shutil
 import signal
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import orjson
 
+from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError
 from agent_session_manager.providers.base import ProviderEvent
 
@@ -372,6 +373,54 @@ def find_binary(
             retryable=False,
         )
     return found
+
+
+class CLIAdapterBase:
+    """What the CLI adapters share: the binary lookup, the name, extra arguments, the runs in
+    flight (for ``cancel``) and the declared capabilities. Subclasses set the class attributes
+    and implement ``command`` and ``stream``."""
+
+    cli_name: ClassVar[str]
+    env_var: ClassVar[str]
+    package: ClassVar[str]
+    capability_types: ClassVar[tuple[CapabilityType, ...]] = (
+        CapabilityType.TOOL,
+        CapabilityType.CODE_EXECUTION,
+        CapabilityType.FILE_ACCESS,
+        CapabilityType.RESUME,
+        CapabilityType.CANCEL,
+    )
+
+    def __init__(
+        self,
+        binary: str | None = None,
+        *,
+        name: str | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self._binary = binary
+        self._name = name or self.cli_name
+        self._extra_args = tuple(extra_args)
+        self._runs = CLIRuns()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def capabilities(self) -> Sequence[Capability]:
+        return tuple(
+            Capability(name="tools" if t is CapabilityType.TOOL else t.value, type=t)
+            for t in self.capability_types
+        )
+
+    def binary_path(self, env: Mapping[str, str] | None = None) -> str:
+        """The CLI to run (raises ``provider_unavailable`` when there is none)."""
+        return find_binary(
+            self._binary, name=self.cli_name, env_var=self.env_var, package=self.package, env=env
+        )
+
+    async def cancel(self, run_id: str) -> None:
+        await self._runs.cancel(run_id)
 
 
 def status_error(

@@ -21,17 +21,15 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
-    CLIRuns,
-    find_binary,
+    CLIAdapterBase,
     flag_args,
     status_error,
 )
@@ -241,7 +239,7 @@ def _failure(obj: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-class AmpAdapter:
+class AmpAdapter(CLIAdapterBase):
     """A ``ProviderAdapter`` running the ``amp`` CLI (``amp -x --stream-json``).
 
     ``binary`` is the path of ``amp``; without it ``$ASM_AMP_PATH`` is used, else ``amp`` on
@@ -254,36 +252,9 @@ class AmpAdapter:
     enforced.
     """
 
-    def __init__(
-        self,
-        binary: str | None = None,
-        *,
-        name: str = "amp",
-        extra_args: Sequence[str] = (),
-    ) -> None:
-        self._binary = binary
-        self._name = name
-        self._extra_args = tuple(extra_args)
-        self._runs = CLIRuns()
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def capabilities(self) -> Sequence[Capability]:
-        return (
-            Capability(name="tools", type=CapabilityType.TOOL),
-            Capability(name="code_execution", type=CapabilityType.CODE_EXECUTION),
-            Capability(name="file_access", type=CapabilityType.FILE_ACCESS),
-            Capability(name="resume", type=CapabilityType.RESUME),
-            Capability(name="cancel", type=CapabilityType.CANCEL),
-        )
-
-    def binary_path(self, env: Mapping[str, str] | None = None) -> str:
-        """The ``amp`` to run (raises ``provider_unavailable`` when there is none)."""
-        return find_binary(
-            self._binary, name="amp", env_var="ASM_AMP_PATH", package="@sourcegraph/amp", env=env
-        )
+    cli_name = "amp"
+    env_var = "ASM_AMP_PATH"
+    package = "@sourcegraph/amp"
 
     def command(self, request: RunRequest, settings_file: str | None = None) -> list[str]:
         """The full command line for ``request`` (binary first); ``settings_file`` is the Amp
@@ -337,9 +308,6 @@ class AmpAdapter:
             if settings is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(settings)
-
-    async def cancel(self, run_id: str) -> None:
-        await self._runs.cancel(run_id)
 
 
 def _prompt_on_stdin(prompt: str) -> bool:

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from agent_session_manager.core.capabilities import Capability, CapabilityType
+from agent_session_manager.core.capabilities import CapabilityType
 from agent_session_manager.core.errors import ProviderError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
-    CLIRuns,
-    find_binary,
+    CLIAdapterBase,
     flag_args,
     status_error,
 )
@@ -311,7 +310,7 @@ def _run_cost(obj: Mapping[str, Any], resumed: bool) -> float | None:
     return None
 
 
-class ClaudeAdapter:
+class ClaudeAdapter(CLIAdapterBase):
     """A ``ProviderAdapter`` running the ``claude`` CLI (Claude Code).
 
     ``binary`` is the path of ``claude``; without it ``$ASM_CLAUDE_PATH`` is used, else
@@ -322,41 +321,10 @@ class ClaudeAdapter:
     ``--append-system-prompt``.
     """
 
-    def __init__(
-        self,
-        binary: str | None = None,
-        *,
-        name: str = "claude",
-        extra_args: Sequence[str] = (),
-    ) -> None:
-        self._binary = binary
-        self._name = name
-        self._extra_args = tuple(extra_args)
-        self._runs = CLIRuns()
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def capabilities(self) -> Sequence[Capability]:
-        return (
-            Capability(name="streaming", type=CapabilityType.STREAMING),
-            Capability(name="tools", type=CapabilityType.TOOL),
-            Capability(name="code_execution", type=CapabilityType.CODE_EXECUTION),
-            Capability(name="file_access", type=CapabilityType.FILE_ACCESS),
-            Capability(name="resume", type=CapabilityType.RESUME),
-            Capability(name="cancel", type=CapabilityType.CANCEL),
-        )
-
-    def binary_path(self, env: Mapping[str, str] | None = None) -> str:
-        """The ``claude`` to run (raises ``provider_unavailable`` when there is none)."""
-        return find_binary(
-            self._binary,
-            name="claude",
-            env_var="ASM_CLAUDE_PATH",
-            package="@anthropic-ai/claude-code",
-            env=env,
-        )
+    cli_name = "claude"
+    env_var = "ASM_CLAUDE_PATH"
+    package = "@anthropic-ai/claude-code"
+    capability_types = (CapabilityType.STREAMING, *CLIAdapterBase.capability_types)
 
     def command(self, request: RunRequest) -> list[str]:
         """The full command line for ``request`` (binary first)."""
@@ -395,9 +363,6 @@ class ClaudeAdapter:
         async with contextlib.aclosing(events):  # stops the process when we are closed
             async for event in events:
                 yield event
-
-    async def cancel(self, run_id: str) -> None:
-        await self._runs.cancel(run_id)
 
 
 def _prompt_on_stdin(prompt: str) -> bool:

@@ -23,14 +23,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
-    CLIRuns,
-    find_binary,
+    CLIAdapterBase,
     flag_args,
     status_error,
 )
@@ -280,7 +278,7 @@ def _failure(message: str) -> dict[str, Any]:
     return data
 
 
-class CodexAdapter:
+class CodexAdapter(CLIAdapterBase):
     """A ``ProviderAdapter`` running the ``codex`` CLI (``codex exec --json``).
 
     ``binary`` is the path of ``codex``; without it ``$ASM_CODEX_PATH`` is used, else ``codex``
@@ -291,37 +289,19 @@ class CodexAdapter:
     such switch) and ``max_turns`` is not enforced (one ``exec`` is one turn).
     """
 
+    cli_name = "codex"
+    env_var = "ASM_CODEX_PATH"
+    package = "@openai/codex"
+
     def __init__(
         self,
         binary: str | None = None,
         *,
-        name: str = "codex",
+        name: str | None = None,
         extra_args: Sequence[str] = (),
     ) -> None:
-        self._binary = binary
-        self._name = name
-        self._extra_args = tuple(extra_args)
-        self._runs = CLIRuns()
+        super().__init__(binary, name=name, extra_args=extra_args)
         self._thread_usage: dict[str, TokenUsage] = {}
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def capabilities(self) -> Sequence[Capability]:
-        return (
-            Capability(name="tools", type=CapabilityType.TOOL),
-            Capability(name="code_execution", type=CapabilityType.CODE_EXECUTION),
-            Capability(name="file_access", type=CapabilityType.FILE_ACCESS),
-            Capability(name="resume", type=CapabilityType.RESUME),
-            Capability(name="cancel", type=CapabilityType.CANCEL),
-        )
-
-    def binary_path(self, env: Mapping[str, str] | None = None) -> str:
-        """The ``codex`` to run (raises ``provider_unavailable`` when there is none)."""
-        return find_binary(
-            self._binary, name="codex", env_var="ASM_CODEX_PATH", package="@openai/codex", env=env
-        )
 
     def command(self, request: RunRequest) -> list[str]:
         """The full command line for ``request`` (binary first)."""
@@ -379,9 +359,6 @@ class CodexAdapter:
         finally:
             if parser.thread_id:
                 self._thread_usage[parser.thread_id] = parser.cumulative
-
-    async def cancel(self, run_id: str) -> None:
-        await self._runs.cancel(run_id)
 
 
 def _codex_home(env: Mapping[str, str]) -> Path:
