@@ -39,7 +39,7 @@ from agent_session_manager.providers.base import (
     ProviderEvent,
     RunRequest,
 )
-from agent_session_manager.providers.claude import claude_usage
+from agent_session_manager.providers.claude import block_events, claude_usage
 
 __all__ = ["PERMISSION_FLAGS", "AmpAdapter", "AmpStreamParser", "permission_settings"]
 
@@ -105,22 +105,8 @@ class AmpStreamParser:
                 if isinstance(model, str):
                     data["model"] = model
                 events.append(ProviderEvent(EventType.MESSAGE_RECEIVED, data))
-            elif kind == "tool_use":
-                call_id = str(block.get("id", ""))
-                name = str(block.get("name", ""))
-                raw = block.get("input")
-                tool_input = dict(raw) if isinstance(raw, dict) else {}
-                self._tools[call_id] = (name, tool_input)
-                events.append(
-                    ProviderEvent(
-                        EventType.TOOL_CALL_STARTED,
-                        {"tool_call_id": call_id, "tool_name": name, "tool_input": tool_input},
-                    )
-                )
-            elif kind == "thinking" and block.get("thinking"):
-                events.append(
-                    ProviderEvent("thinking_received", {"content": str(block["thinking"])})
-                )
+            else:
+                events.extend(block_events(block, self._tools))
         usage = claude_usage(message.get("usage"))
         if usage.total_tokens:
             self._usage = self._usage + usage

@@ -46,6 +46,30 @@ PERMISSION_FLAGS: dict[PermissionMode, tuple[str, ...]] = {
 }
 
 
+def block_events(
+    block: Mapping[str, Any], tools: dict[str, tuple[str, dict[str, Any]]]
+) -> list[ProviderEvent]:
+    """Events for an assistant content block other than text (Claude's and Amp's stream-json
+    share the Anthropic message format): a ``tool_use`` starts a tool call, remembered in
+    ``tools`` by id so its result can be named; a non-empty ``thinking`` block is kept."""
+    kind = block.get("type")
+    if kind == "tool_use":
+        call_id = str(block.get("id", ""))
+        name = str(block.get("name", ""))
+        raw = block.get("input")
+        tool_input = dict(raw) if isinstance(raw, dict) else {}
+        tools[call_id] = (name, tool_input)
+        return [
+            ProviderEvent(
+                EventType.TOOL_CALL_STARTED,
+                {"tool_call_id": call_id, "tool_name": name, "tool_input": tool_input},
+            )
+        ]
+    if kind == "thinking" and block.get("thinking"):
+        return [ProviderEvent("thinking_received", {"content": str(block["thinking"])})]
+    return []
+
+
 def claude_usage(raw: Mapping[str, Any] | None) -> TokenUsage:
     """An Anthropic ``usage`` object as a :class:`TokenUsage` (input counts cache reads and
     writes too, as the library's usage does)."""
@@ -178,22 +202,8 @@ class ClaudeStreamParser:
                 if isinstance(model, str):
                     data["model"] = model
                 events.append(ProviderEvent(EventType.MESSAGE_RECEIVED, data))
-            elif kind == "tool_use":
-                call_id = str(block.get("id", ""))
-                name = str(block.get("name", ""))
-                tool_input = block.get("input")
-                tool_input = dict(tool_input) if isinstance(tool_input, dict) else {}
-                self._tools[call_id] = (name, tool_input)
-                events.append(
-                    ProviderEvent(
-                        EventType.TOOL_CALL_STARTED,
-                        {"tool_call_id": call_id, "tool_name": name, "tool_input": tool_input},
-                    )
-                )
-            elif kind == "thinking" and block.get("thinking"):
-                events.append(
-                    ProviderEvent("thinking_received", {"content": str(block["thinking"])})
-                )
+            else:
+                events.extend(block_events(block, self._tools))
         return events
 
     def _user(self, obj: dict[str, Any]) -> list[ProviderEvent]:
