@@ -2,53 +2,13 @@
 coding agents.
 
 This module is the public API; everything is re-exported from here and nothing else lives here.
+Every name loads on first use (PEP 562), so ``import agent_session_manager`` imports nothing
+heavy (no pydantic, asyncio or typer): the ``asm`` command starts fast and scripts pay only for
+what they touch.
 """
 
-from typing import TYPE_CHECKING, Any
-
-from agent_session_manager.core.capabilities import (
-    Capability,
-    CapabilityResolver,
-    CapabilityType,
-    Manifest,
-    NegotiationResult,
-    NegotiationStatus,
-)
-from agent_session_manager.core.errors import (
-    ASMError,
-    ConcurrencyError,
-    ErrorCategory,
-    InvalidTransition,
-    NotFoundError,
-    PolicyViolation,
-    ProviderError,
-    RunCancelled,
-    RunNotFound,
-    RunTimeout,
-    SessionNotFound,
-    StorageError,
-    ToolError,
-    ValidationError,
-    is_retryable,
-)
-from agent_session_manager.core.events import EVENT_SCHEMAS, Event, EventSchema, EventType
-from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
-from agent_session_manager.core.models import ProviderHandle, Run, Session
-from agent_session_manager.core.redaction import Redactor, SecretPattern
-from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.manager import DEFAULT_RUN_TIMEOUT, RunResult, SessionManager
-from agent_session_manager.pipeline import CallbackError, EventCallback
-from agent_session_manager.providers.base import (
-    AdapterOptions,
-    Message,
-    PermissionMode,
-    ProviderAdapter,
-    ProviderEvent,
-    RunRequest,
-)
-from agent_session_manager.providers.scripted import Scenario, ScriptedAdapter
-from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.protocol import SessionStore
+#: ``typing.TYPE_CHECKING`` without importing ``typing`` (mypy and ruff treat the name alike).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from agent_session_manager.artifacts import (
@@ -62,6 +22,36 @@ if TYPE_CHECKING:
         Settings,
         load_settings,
     )
+    from agent_session_manager.core.capabilities import (
+        Capability,
+        CapabilityResolver,
+        CapabilityType,
+        Manifest,
+        NegotiationResult,
+        NegotiationStatus,
+    )
+    from agent_session_manager.core.errors import (
+        ASMError,
+        ConcurrencyError,
+        ErrorCategory,
+        InvalidTransition,
+        NotFoundError,
+        PolicyViolation,
+        ProviderError,
+        RunCancelled,
+        RunNotFound,
+        RunTimeout,
+        SessionNotFound,
+        StorageError,
+        ToolError,
+        ValidationError,
+        is_retryable,
+    )
+    from agent_session_manager.core.events import EVENT_SCHEMAS, Event, EventSchema, EventType
+    from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
+    from agent_session_manager.core.models import ProviderHandle, Run, Session
+    from agent_session_manager.core.redaction import Redactor, SecretPattern
+    from agent_session_manager.core.usage import TokenUsage
     from agent_session_manager.maintenance import (
         RetentionPolicy,
         apply_retention,
@@ -71,11 +61,21 @@ if TYPE_CHECKING:
         search_sessions,
         usage_summary,
     )
+    from agent_session_manager.manager import DEFAULT_RUN_TIMEOUT, RunResult, SessionManager
+    from agent_session_manager.pipeline import CallbackError, EventCallback
     from agent_session_manager.providers.acp import (
         ACPAdapter,
     )
     from agent_session_manager.providers.amp import (
         AmpAdapter,
+    )
+    from agent_session_manager.providers.base import (
+        AdapterOptions,
+        Message,
+        PermissionMode,
+        ProviderAdapter,
+        ProviderEvent,
+        RunRequest,
     )
     from agent_session_manager.providers.claude import (
         ClaudeAdapter,
@@ -83,6 +83,7 @@ if TYPE_CHECKING:
     from agent_session_manager.providers.codex import (
         CodexAdapter,
     )
+    from agent_session_manager.providers.scripted import Scenario, ScriptedAdapter
     from agent_session_manager.providers.shell import (
         ShellAdapter,
     )
@@ -114,9 +115,11 @@ if TYPE_CHECKING:
         open_store,
         upgrade_store,
     )
+    from agent_session_manager.store.memory import InMemorySessionStore
     from agent_session_manager.store.postgres import (
         PostgresSessionStore,
     )
+    from agent_session_manager.store.protocol import SessionStore
     from agent_session_manager.store.sqlite import (
         SQLiteSessionStore,
     )
@@ -128,9 +131,56 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-# Everything below loads on first use, so `import agent_session_manager` stays light
-# (provider adapters, SQL backends, runtime, rendering and maintenance are all optional).
+# Every public name loads on first use, so `import agent_session_manager` stays light.
 _LAZY = {
+    "Capability": "agent_session_manager.core.capabilities",
+    "CapabilityResolver": "agent_session_manager.core.capabilities",
+    "CapabilityType": "agent_session_manager.core.capabilities",
+    "Manifest": "agent_session_manager.core.capabilities",
+    "NegotiationResult": "agent_session_manager.core.capabilities",
+    "NegotiationStatus": "agent_session_manager.core.capabilities",
+    "ASMError": "agent_session_manager.core.errors",
+    "ConcurrencyError": "agent_session_manager.core.errors",
+    "ErrorCategory": "agent_session_manager.core.errors",
+    "InvalidTransition": "agent_session_manager.core.errors",
+    "NotFoundError": "agent_session_manager.core.errors",
+    "PolicyViolation": "agent_session_manager.core.errors",
+    "ProviderError": "agent_session_manager.core.errors",
+    "RunCancelled": "agent_session_manager.core.errors",
+    "RunNotFound": "agent_session_manager.core.errors",
+    "RunTimeout": "agent_session_manager.core.errors",
+    "SessionNotFound": "agent_session_manager.core.errors",
+    "StorageError": "agent_session_manager.core.errors",
+    "ToolError": "agent_session_manager.core.errors",
+    "ValidationError": "agent_session_manager.core.errors",
+    "is_retryable": "agent_session_manager.core.errors",
+    "EVENT_SCHEMAS": "agent_session_manager.core.events",
+    "Event": "agent_session_manager.core.events",
+    "EventSchema": "agent_session_manager.core.events",
+    "EventType": "agent_session_manager.core.events",
+    "RunStatus": "agent_session_manager.core.lifecycle",
+    "SessionStatus": "agent_session_manager.core.lifecycle",
+    "ProviderHandle": "agent_session_manager.core.models",
+    "Run": "agent_session_manager.core.models",
+    "Session": "agent_session_manager.core.models",
+    "Redactor": "agent_session_manager.core.redaction",
+    "SecretPattern": "agent_session_manager.core.redaction",
+    "TokenUsage": "agent_session_manager.core.usage",
+    "DEFAULT_RUN_TIMEOUT": "agent_session_manager.manager",
+    "RunResult": "agent_session_manager.manager",
+    "SessionManager": "agent_session_manager.manager",
+    "CallbackError": "agent_session_manager.pipeline",
+    "EventCallback": "agent_session_manager.pipeline",
+    "AdapterOptions": "agent_session_manager.providers.base",
+    "Message": "agent_session_manager.providers.base",
+    "PermissionMode": "agent_session_manager.providers.base",
+    "ProviderAdapter": "agent_session_manager.providers.base",
+    "ProviderEvent": "agent_session_manager.providers.base",
+    "RunRequest": "agent_session_manager.providers.base",
+    "Scenario": "agent_session_manager.providers.scripted",
+    "ScriptedAdapter": "agent_session_manager.providers.scripted",
+    "InMemorySessionStore": "agent_session_manager.store.memory",
+    "SessionStore": "agent_session_manager.store.protocol",
     "SQLiteSessionStore": "agent_session_manager.store.sqlite",
     "PostgresSessionStore": "agent_session_manager.store.postgres",
     "default_store_url": "agent_session_manager.store.factory",
@@ -180,7 +230,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -189,6 +239,10 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 __all__ = [

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import agent_session_manager
 
 HEAVY = ("sqlalchemy", "alembic", "asyncpg", "aiohttp", "acp", "boto3", "opentelemetry.sdk", "rich")
@@ -24,3 +26,36 @@ def test_import_loads_no_backend_provider_sdk_or_terminal_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_every_exported_name_is_the_object_of_its_home_module() -> None:
+    code = (
+        "import importlib, agent_session_manager as asm\n"
+        "from agent_session_manager import *  # noqa: F403\n"
+        "wrong = [n for n in asm.__all__ if n != '__version__' and globals()[n] is not\n"
+        "         getattr(importlib.import_module(asm._LAZY[n]), n)]\n"
+        "print(wrong)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert set(agent_session_manager.__all__) == {*agent_session_manager._LAZY, "__version__"}
+
+
+def test_import_alone_loads_no_pydantic_asyncio_or_typer() -> None:
+    code = (
+        "import sys, agent_session_manager\n"
+        "print(sorted(m for m in ('pydantic', 'asyncio', 'typer', 'click') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_dir_lists_the_public_names() -> None:
+    assert set(agent_session_manager.__all__) <= set(dir(agent_session_manager))
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = agent_session_manager.no_such_name  # type: ignore[attr-defined]
