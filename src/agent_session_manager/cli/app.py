@@ -2,18 +2,20 @@
 
 :func:`run_cli` parses the command line, runs the command and turns every failure into one line on
 stderr (``error: …``) and an exit code: 1 for errors, 2 for usage errors, 130 for Ctrl-C; a
-traceback only with ``--debug`` (or ``ASM_DEBUG=1``). Only typer, rich (for help) and the light
-command modules are imported here, so ``asm --help`` stays fast; commands import the store,
-manager and providers when they run.
+traceback only with ``--debug`` (or ``ASM_DEBUG=1``). Commands load lazily (:class:`LazyGroup`):
+``asm --help`` is rendered from the static :data:`COMMANDS` table and ``asm run`` imports only the
+run command's module; commands import the store, manager and providers when they run.
 """
 
 from __future__ import annotations
 
+import importlib
 import traceback
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from typing import Annotated, Any, NamedTuple
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from agent_session_manager.cli import _output
 from agent_session_manager.cli._options import StoreOption
@@ -25,23 +27,146 @@ from agent_session_manager.cli._runtime import (
     CliError,
     state,
 )
-from agent_session_manager.cli.commands import (
-    bundle,
-    config,
-    db,
-    demo,
-    events,
-    prune,
-    run,
-    runs,
-    search,
-    sessions,
-    usage,
-)
 from agent_session_manager.core.errors import ASMError
+
+
+class CommandEntry(NamedTuple):
+    """One ``asm`` command: where it lives and the one-line help ``asm --help`` shows for it."""
+
+    name: str
+    module: str
+    attribute: str  # a command function, or a ``typer.Typer`` group
+    help: str
+
+
+_COMMANDS = "agent_session_manager.cli.commands"
+#: Every top-level command, in ``asm --help`` order. ``asm --help`` is rendered from this table,
+#: and a command's module is imported only when that command runs (or its own help is shown);
+#: tests/unit/cli checks each ``help`` against the command's real help.
+COMMANDS: tuple[CommandEntry, ...] = (
+    CommandEntry(
+        "demo",
+        f"{_COMMANDS}.demo",
+        "demo",
+        "Play a short scripted coding session into the store, rendered live, then summarise it.",
+    ),
+    CommandEntry(
+        "run",
+        f"{_COMMANDS}.run",
+        "run",
+        "Run PROMPT with a provider and print its events live as they are stored.",
+    ),
+    CommandEntry(
+        "events",
+        f"{_COMMANDS}.events",
+        "events",
+        "Print a session's events in sequence order; filters combine.",
+    ),
+    CommandEntry(
+        "export",
+        f"{_COMMANDS}.bundle",
+        "export",
+        "Export a session with its runs and events as a JSONL bundle.",
+    ),
+    CommandEntry(
+        "import",
+        f"{_COMMANDS}.bundle",
+        "import_",
+        "Import a session bundle; ids, sequence numbers and timestamps are kept.",
+    ),
+    CommandEntry(
+        "prune",
+        f"{_COMMANDS}.prune",
+        "prune",
+        "Delete old sessions, runs and events by a retention policy (try --dry-run first).",
+    ),
+    CommandEntry(
+        "usage",
+        f"{_COMMANDS}.usage",
+        "usage",
+        "Token usage and cost of runs, summed per session, agent or provider.",
+    ),
+    CommandEntry("sessions", f"{_COMMANDS}.sessions", "app", "List, show and create sessions."),
+    CommandEntry("runs", f"{_COMMANDS}.runs", "app", "List and show runs."),
+    CommandEntry("db", f"{_COMMANDS}.db", "app", "Manage the store's database schema."),
+    CommandEntry("config", f"{_COMMANDS}.config", "app", "Show the effective configuration."),
+)
+
+
+def load_command(entry: CommandEntry) -> Any:
+    """The click command for ``entry``, built by typer from its module (imported now)."""
+    target = getattr(importlib.import_module(entry.module), entry.attribute)
+    if isinstance(target, typer.Typer):
+        return typer.main.get_group(target)
+    single = typer.Typer(add_completion=False)
+    single.command(entry.name)(target)
+    return typer.main.get_command(single)
+
+
+class _LazyCommands(MutableMapping[str, Any]):
+    """Name -> command, importing a command's module on first lookup; iterating the names (and
+    ``keys()``, which typer's "did you mean" uses) imports nothing."""
+
+    def __init__(self, table: Sequence[CommandEntry]) -> None:
+        self.entries = {entry.name: entry for entry in table}
+        self.loaded: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        command = self.loaded.get(name)
+        if command is None:
+            command = self.loaded[name] = load_command(self.entries[name])
+        return command
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self.entries.pop(name, None)
+        del self.loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.entries
+        yield from (name for name in self.loaded if name not in self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries.keys() | self.loaded.keys())
+
+
+class LazyGroup(TyperGroup):
+    """The root ``asm`` group: click's lazy-loading pattern. ``list_commands`` reads the static
+    :data:`COMMANDS` table and ``get_command`` imports only the command asked for; while the
+    group renders its own help, unloaded commands stand in as their table entry, so
+    ``asm --help`` imports no command module (``asm run`` imports only ``run``'s)."""
+
+    def __init__(self, *, commands: Mapping[str, Any] | None = None, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        lazy = _LazyCommands(COMMANDS)
+        lazy.update(commands or {})
+        self.commands = lazy
+        self._listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        lazy = self.commands
+        assert isinstance(lazy, _LazyCommands)
+        if self._listing and cmd_name not in lazy.loaded:
+            entry = lazy.entries.get(cmd_name)
+            return None if entry is None else TyperCommand(entry.name, help=entry.help)
+        return lazy.get(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="asm",
+    cls=LazyGroup,
     help=(
         "agent-session-manager: sessions, runs and a durable event log for AI coding agents.\n\n"
         "Start with:  asm demo"
@@ -51,18 +176,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("demo")(demo.demo)
-app.command("run")(run.run)
-app.command("events")(events.events)
-app.add_typer(sessions.app)
-app.add_typer(runs.app)
-app.add_typer(db.app)
-app.add_typer(config.app)
-app.command("export")(bundle.export)
-app.command("import")(bundle.import_)
-app.command("prune")(prune.prune)
-app.command("usage")(usage.usage)
-sessions.app.command("search")(search.search)
 
 
 def _version(value: bool) -> None:

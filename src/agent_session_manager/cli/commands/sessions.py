@@ -16,6 +16,7 @@ from agent_session_manager.cli._options import JsonOption, StoreOption
 from agent_session_manager.cli._providers import build_adapter, check_provider
 from agent_session_manager.cli._runtime import CliError, UsageError, open_cli_store, run_async
 from agent_session_manager.cli.commands._filters import SinceOption, UntilOption, parse_when
+from agent_session_manager.cli.commands.search import search
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -308,3 +309,7 @@ def _session_status(value: str) -> SessionStatus:
     except ValueError:
         choices = ", ".join(s.value for s in SessionStatus)
         raise UsageError(f"invalid status '{value}': choose one of {choices}") from None
+
+
+# `asm sessions search` lives in its own module; it belongs to this group.
+app.command("search")(search)
