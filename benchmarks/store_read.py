@@ -28,6 +28,7 @@ from agent_session_manager.core.clock import utcnow
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.models import Session
 from agent_session_manager.store import sqlite as sqlite_store
+from agent_session_manager.store.migrations import HEAD_REVISION
 from agent_session_manager.store.sqlite import SQLiteSessionStore
 from benchmarks._util import machine, now
 from benchmarks.store_append import _data
@@ -46,7 +47,8 @@ class ReadFigure:
 
 
 def _path(folder: Path, events: int) -> Path:
-    return folder / f"store_read_{events}.db"
+    # Named after the schema revision: a file kept from an older revision is not reused.
+    return folder / f"store_read_{events}_r{HEAD_REVISION}.db"
 
 
 async def _create(path: Path) -> Session:
@@ -69,6 +71,9 @@ def build(path: Path, events: int) -> str:
     try:
         conn.execute("PRAGMA synchronous = OFF")  # a throwaway build: speed over durability
         start = utcnow() - timedelta(days=1)
+        (key,) = conn.execute(
+            "SELECT session_key FROM asm_session_sequences WHERE session_id = ?", (session.id,)
+        ).fetchone()
         for first in range(0, events, _CHUNK):
             rows = []
             for n in range(first, min(events, first + _CHUNK)):
@@ -78,7 +83,8 @@ def build(path: Path, events: int) -> str:
                     data=_data(n),
                     timestamp=start + timedelta(microseconds=n),
                 )
-                rows.append((*sqlite_store._event_row(event)[1], n + 1))
+                row = sqlite_store._event_row(event)[1]
+                rows.append((key, *row[1:], n + 1))
             conn.execute("BEGIN")
             conn.executemany(sqlite_store._INSERT_EVENT, rows)
             conn.execute("COMMIT")

@@ -68,6 +68,13 @@ from agent_session_manager.store._common import (
     check_types,
     encode_event_payload,
 )
+from agent_session_manager.store._idcodec import (
+    EVENT_ID_PREFIX,
+    RUN_ID_PREFIX,
+    decode_id,
+    encode_id,
+    encode_optional_id,
+)
 from agent_session_manager.store._notify import SessionNotifier
 from agent_session_manager.store._sqlcodec import (
     dump_record,
@@ -103,10 +110,14 @@ _MAX_ATTEMPTS: Final = 8
 _WIDTHS: Final = {"session_id": 64, "id": 64, "type": 128, "run_id": 64, "provider": 64}
 
 
-# Columns in ``Event`` constructor order, so a record maps onto it positionally.
+# Columns in ``Event`` constructor order, so a record maps onto it positionally; ``e`` is the
+# event, ``q`` its session's counter row (which maps the integer session key to the id).
 _EVENT_COLUMNS: Final = (
-    "type, session_id, data, run_id, metadata, provider, id, timestamp, sequence_number, "
-    "schema_version"
+    "e.type, q.session_id, e.data, e.run_id, e.metadata, e.provider, e.id, e.timestamp,"
+    " e.sequence_number, e.schema_version"
+)
+_EVENTS_JOIN: Final = (
+    "asm_events AS e JOIN asm_session_sequences AS q ON q.session_key = e.session_key"
 )
 _LOCK_COUNTERS: Final = (
     "SELECT session_id FROM asm_session_sequences WHERE session_id = ANY($1::text[])"
@@ -117,25 +128,28 @@ _LOCK_COUNTERS: Final = (
 _LOCK_AND_FIND: Final = (
     "WITH locked AS MATERIALIZED (SELECT session_id FROM asm_session_sequences"
     " WHERE session_id = ANY($1::text[]) ORDER BY session_id FOR UPDATE)"
-    " SELECT NULL::text, session_id, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,"
-    " NULL::bigint, NULL::bigint, NULL::int FROM locked"
-    f" UNION ALL SELECT {_EVENT_COLUMNS} FROM asm_events WHERE id = ANY($2::text[])"
+    " SELECT NULL::text, session_id, NULL::text, NULL::bytea, NULL::text, NULL::text,"
+    " NULL::bytea, NULL::bigint, NULL::bigint, NULL::int FROM locked"
+    f" UNION ALL SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN} WHERE e.id = ANY($2::bytea[])"
 )
-_REBUILD_COUNTERS: Final = (
+# Sessions whose counter row is missing (written by other tooling): events hang off the counter
+# row, so such a session has none yet and starts at zero.
+_CREATE_COUNTERS: Final = (
     "INSERT INTO asm_session_sequences (session_id, last_sequence)"
-    " SELECT s.id, COALESCE((SELECT MAX(e.sequence_number) FROM asm_events e"
-    " WHERE e.session_id = s.id), 0) FROM asm_sessions s WHERE s.id = ANY($1::text[])"
+    " SELECT s.id, 0 FROM asm_sessions s WHERE s.id = ANY($1::text[])"
     " ON CONFLICT (session_id) DO NOTHING"
 )
 _RESERVE: Final = (
     "WITH reserved AS (UPDATE asm_session_sequences AS s"
     " SET last_sequence = s.last_sequence + v.n"
     " FROM unnest($1::text[], $2::bigint[]) AS v(session_id, n)"
-    " WHERE s.session_id = v.session_id RETURNING s.session_id, s.last_sequence)"
-    f" SELECT session_id, last_sequence, pg_notify('{NOTIFY_CHANNEL}', session_id) FROM reserved"
+    " WHERE s.session_id = v.session_id"
+    " RETURNING s.session_id, s.session_key, s.last_sequence)"
+    " SELECT session_id, session_key, last_sequence,"
+    f" pg_notify('{NOTIFY_CHANNEL}', session_id) FROM reserved"
 )
 _EVENT_TABLE_COLUMNS: Final = (
-    "session_id",
+    "session_key",
     "sequence_number",
     "id",
     "type",
@@ -163,15 +177,18 @@ _UPSERT_RUN: Final = (
     " status = excluded.status, created_at = excluded.created_at, record = excluded.record"
 )
 _SESSION_EXISTS: Final = "SELECT 1 FROM asm_sessions WHERE id = $1"
-# The runs' events go with them; returns how many runs were deleted.
+_SESSION_KEY: Final = "(SELECT session_key FROM asm_session_sequences WHERE session_id = $1)"
+# The runs' events go with them; $2 holds $1's ids as the event table stores them. Returns how
+# many runs were deleted.
 _DELETE_RUNS: Final = (
     "WITH gone AS (DELETE FROM asm_runs WHERE id = ANY($1::text[]) RETURNING id),"
-    " events AS (DELETE FROM asm_events WHERE run_id IN (SELECT id FROM gone))"
+    " events AS (DELETE FROM asm_events WHERE run_id IN (SELECT v.stored"
+    " FROM unnest($1::text[], $2::bytea[]) AS v(id, stored) JOIN gone ON gone.id = v.id))"
     " SELECT count(*) FROM gone"
 )
 _DELETE_EVENTS: Final = (
-    "WITH gone AS (DELETE FROM asm_events WHERE session_id = $1 AND id = ANY($2::text[])"
-    " RETURNING 1) SELECT count(*) FROM gone"
+    f"WITH gone AS (DELETE FROM asm_events WHERE session_key = {_SESSION_KEY}"
+    " AND id = ANY($2::bytea[]) RETURNING 1) SELECT count(*) FROM gone"
 )
 
 # Errors that mean "another writer got in the way": the whole batch is retried.
@@ -194,8 +211,9 @@ _CONNECTION_LOST: Final = (
     OSError,
 )
 
-# (session_id, id, type, run_id, timestamp_us, data, metadata, provider, schema_version)
-_EventRow = tuple[str, str, str, str | None, int, str, str | None, str | None, int]
+# (session_id, id, type, run_id, timestamp_us, data, metadata, provider, schema_version), the
+# ids encoded by store/_idcodec.py; the insert swaps the session id for its integer key.
+_EventRow = tuple[str, bytes, str, bytes | None, int, str, str | None, str | None, int]
 _Item = tuple[Event, _EventRow]
 _SessionRow = tuple[str, str, str, int, int, str]
 _RunRow = tuple[str, str, str, int, str]
@@ -228,9 +246,9 @@ def _event_item(event: object) -> _Item:
         )
     return checked, (
         checked.session_id,
-        checked.id,
+        encode_id(checked.id, EVENT_ID_PREFIX),
         checked.type,
-        checked.run_id,
+        encode_optional_id(checked.run_id, RUN_ID_PREFIX),
         to_micros(checked.timestamp, f"timestamp of event {checked.id}"),
         data.decode(),
         None if metadata == b"{}" else metadata.decode(),
@@ -241,14 +259,15 @@ def _event_item(event: object) -> _Item:
 
 def _event_from_record(row: Sequence[Any]) -> Event:
     metadata = row[4]
+    run_id = row[3]
     return assemble_event(
         row[0],
         row[1],
         orjson.loads(row[2]),
-        row[3],
+        None if run_id is None else decode_id(run_id, RUN_ID_PREFIX),
         {} if metadata is None else orjson.loads(metadata),
         row[5],
-        row[6],
+        decode_id(row[6], EVENT_ID_PREFIX),
         from_micros(row[7]),
         row[8],
         row[9],
@@ -369,18 +388,19 @@ async def _append_groups(
     """Append several requests' events in the current transaction; per request: the stored
     events, or the ``ValidationError`` that rejected it (then none of its events is written)."""
     session_ids = sorted({event.session_id for group in groups for event, _ in group})
-    ids = list({event.id for group in groups for event, _ in group})
+    ids = list({row[1] for group in groups for _, row in group})
     known: set[str] = set()
     stored: dict[str, Event] = {}
     for record in await conn.fetch(_LOCK_AND_FIND, session_ids, ids):
         if record[0] is None:
             known.add(record[1])
         else:
-            stored[record[6]] = _event_from_record(record)
+            event = _event_from_record(record)
+            stored[event.id] = event
     if len(known) < len(session_ids):
         # A session row without its counter (written by other tooling): rebuild it from the log.
         missing = [sid for sid in session_ids if sid not in known]
-        await conn.execute(_REBUILD_COUNTERS, missing)
+        await conn.execute(_CREATE_COUNTERS, missing)
         known |= {r[0] for r in await conn.fetch(_LOCK_COUNTERS, missing)}
 
     outcomes: list[list[Event] | BaseException | None] = []
@@ -410,14 +430,15 @@ async def _append_groups(
         fresh.append(mine)
     if counts:
         reserved = await conn.fetch(_RESERVE, list(counts), list(counts.values()))
-        next_number = {r[0]: r[1] - counts[r[0]] + 1 for r in reserved}
+        next_number = {r[0]: r[2] - counts[r[0]] + 1 for r in reserved}
+        keys = {r[0]: r[1] for r in reserved}
         records: list[tuple[Any, ...]] = []
         for mine in fresh:
             for event, row in mine:
                 number = next_number[event.session_id]
                 next_number[event.session_id] = number + 1
                 stored[event.id] = event.with_sequence(number)
-                records.append((row[0], number, *row[1:]))
+                records.append((keys[row[0]], number, *row[1:]))
         await _insert_events(conn, records)
         touched.update(counts)
     results: list[list[Event] | BaseException] = []
@@ -453,8 +474,13 @@ async def _save_run(conn: asyncpg.Connection, row: _RunRow) -> None:
 
 
 async def _delete_session(conn: asyncpg.Connection, session_id: str) -> None:
-    # The foreign keys cascade too; deleting children first keeps lock order like appends.
-    for table in ("asm_session_sequences", "asm_events", "asm_runs"):
+    # The foreign keys cascade too; deleting children first keeps lock order like appends
+    # (the counter row first: appends lock it before writing events).
+    await conn.execute(
+        "SELECT 1 FROM asm_session_sequences WHERE session_id = $1 FOR UPDATE", session_id
+    )
+    await conn.execute(f"DELETE FROM asm_events WHERE session_key = {_SESSION_KEY}", session_id)
+    for table in ("asm_session_sequences", "asm_runs"):
         await conn.execute(f"DELETE FROM {table} WHERE session_id = $1", session_id)
     await conn.execute("DELETE FROM asm_sessions WHERE id = $1", session_id)
 
@@ -871,8 +897,10 @@ class PostgresSessionStore:
         if not ids:
             return 0
 
+        stored = [encode_id(run_id, RUN_ID_PREFIX) for run_id in ids]
+
         async def op(conn: asyncpg.Connection, _touched: set[str]) -> int:
-            return int(await conn.fetchval(_DELETE_RUNS, ids))
+            return int(await conn.fetchval(_DELETE_RUNS, ids, stored))
 
         deleted: int = await self._write(_Request(self._new_future(), op=op))
         return deleted
@@ -883,8 +911,10 @@ class PostgresSessionStore:
         if not ids:
             return 0
 
+        stored = [encode_id(event_id, EVENT_ID_PREFIX) for event_id in ids]
+
         async def op(conn: asyncpg.Connection, _touched: set[str]) -> int:
-            return int(await conn.fetchval(_DELETE_EVENTS, session_id, ids))
+            return int(await conn.fetchval(_DELETE_EVENTS, session_id, stored))
 
         deleted: int = await self._write(_Request(self._new_future(), op=op))
         return deleted
@@ -975,15 +1005,15 @@ class PostgresSessionStore:
         type_set = check_types(types)
         params: list[Any] = [_text(session_id, "session_id"), after]
         sql = (
-            f"SELECT {_EVENT_COLUMNS} FROM asm_events"
-            " WHERE session_id = $1 AND sequence_number > $2"
+            f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN}"
+            " WHERE q.session_id = $1 AND e.sequence_number > $2"
         )
         if before is not None:
             params.append(before)
-            sql += f" AND sequence_number < ${len(params)}"
+            sql += f" AND e.sequence_number < ${len(params)}"
         if run_id is not None:
-            params.append(_text(run_id, "run_id"))
-            sql += f" AND run_id = ${len(params)}"
+            params.append(encode_id(_text(run_id, "run_id"), RUN_ID_PREFIX))
+            sql += f" AND e.run_id = ${len(params)}"
         if type_set is not None:
             if not type_set:
 
@@ -992,14 +1022,14 @@ class PostgresSessionStore:
 
                 return nothing
             params.append(sorted(type_set))
-            sql += f" AND type = ANY(${len(params)}::text[])"
+            sql += f" AND e.type = ANY(${len(params)}::text[])"
         if since is not None:
             params.append(to_micros(since, "since"))
-            sql += f" AND timestamp >= ${len(params)}"
+            sql += f" AND e.timestamp >= ${len(params)}"
         if until is not None:
             params.append(to_micros(until, "until"))
-            sql += f" AND timestamp < ${len(params)}"
-        sql += " ORDER BY sequence_number"
+            sql += f" AND e.timestamp < ${len(params)}"
+        sql += " ORDER BY e.sequence_number"
         if limit is not None:
             params.append(limit)
             sql += f" LIMIT ${len(params)}"

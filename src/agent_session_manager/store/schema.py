@@ -1,11 +1,12 @@
-"""The SQL schema of the SQL session stores (SQLite now, PostgreSQL later), in SQLAlchemy Core.
+"""The SQL schema of the SQL session stores (SQLite and PostgreSQL), in SQLAlchemy Core.
 
 This module is the single description of the tables; the Alembic migrations in
 ``store/migrations`` create exactly what it declares (a test compares the two). Rows are kept small
 because an event log grows without bound: timestamps are integer microseconds since the Unix
-epoch, JSON payloads are compact orjson text, events are keyed by ``(session_id,
-sequence_number)``. Sessions and runs keep a few indexed columns for filtering plus the full record
-as JSON (``Session.to_dict()`` / ``Run.to_dict()``), so a new model field needs no migration.
+epoch, JSON payloads are compact orjson text, events are keyed by an integer session key and
+their sequence number, and event/run ids are 16 bytes (revision 0002). Sessions and runs keep a
+few indexed columns for filtering plus the full record as JSON (``Session.to_dict()`` /
+``Run.to_dict()``), so a new model field needs no migration.
 It knows table shapes only: no driver, no connection, no query logic.
 """
 
@@ -15,13 +16,16 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKey,
+    Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
+    text,
 )
 
 #: Constraint names are fixed so migrations on every backend can refer to them.
@@ -66,39 +70,54 @@ asm_runs = Table(
     Index("ix_asm_runs_session_id_created_at", "session_id", "created_at"),
 )
 
-#: The event log. ``data``/``metadata`` are JSON text; ``metadata`` is NULL when empty.
-asm_events = Table(
-    "asm_events",
+#: The last sequence number handed out per session, and the session's integer key in the event
+#: log; the row is created with the session. (SQLite makes ``session_key`` its rowid.)
+asm_session_sequences = Table(
+    "asm_session_sequences",
     metadata,
+    Column(
+        "session_key",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        Identity(),
+        primary_key=True,
+    ),
     Column(
         "session_id",
         String(64),
         ForeignKey("asm_sessions.id", ondelete="CASCADE"),
         nullable=False,
     ),
+    Column("last_sequence", BigInteger, nullable=False),
+    Index("uq_asm_session_sequences_session_id", "session_id", unique=True),
+)
+
+#: The event log, keyed by ``(session_key, sequence_number)``. ``id`` and ``run_id`` are encoded
+#: by ``store/_idcodec.py`` (16 bytes for the library's own ids); ``data``/``metadata`` are JSON
+#: text, ``metadata`` NULL when empty. Only events that belong to a run enter the run index.
+asm_events = Table(
+    "asm_events",
+    metadata,
+    Column(
+        "session_key",
+        BigInteger,
+        ForeignKey("asm_session_sequences.session_key", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("sequence_number", BigInteger, nullable=False),
-    Column("id", String(64), nullable=False),
+    Column("id", LargeBinary, nullable=False),
     Column("type", String(128), nullable=False),
-    Column("run_id", String(64), nullable=True),
+    Column("run_id", LargeBinary, nullable=True),
     Column("timestamp", BigInteger, nullable=False),  # microseconds since the epoch
     Column("data", Text, nullable=False),
     Column("metadata", Text, nullable=True),
     Column("provider", String(64), nullable=True),
     Column("schema_version", Integer, nullable=False),
-    PrimaryKeyConstraint("session_id", "sequence_number"),
+    PrimaryKeyConstraint("session_key", "sequence_number"),
     Index("uq_asm_events_id", "id", unique=True),
-    Index("ix_asm_events_run_id", "run_id"),
-)
-
-#: The last sequence number handed out per session; the row is created with the session.
-asm_session_sequences = Table(
-    "asm_session_sequences",
-    metadata,
-    Column(
-        "session_id",
-        String(64),
-        ForeignKey("asm_sessions.id", ondelete="CASCADE"),
-        primary_key=True,
+    Index(
+        "ix_asm_events_run_id",
+        "run_id",
+        sqlite_where=text("run_id IS NOT NULL"),
+        postgresql_where=text("run_id IS NOT NULL"),
     ),
-    Column("last_sequence", BigInteger, nullable=False),
 )

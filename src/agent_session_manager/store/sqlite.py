@@ -72,6 +72,13 @@ from agent_session_manager.store._common import (
     check_types,
     encode_event_payload,
 )
+from agent_session_manager.store._idcodec import (
+    EVENT_ID_PREFIX,
+    RUN_ID_PREFIX,
+    decode_id,
+    encode_id,
+    encode_optional_id,
+)
 from agent_session_manager.store._notify import SessionNotifier
 from agent_session_manager.store._sqlcodec import (
     EPOCH,
@@ -105,24 +112,29 @@ READERS: Final = 4
 _IN_CHUNK: Final = 500
 
 
-# Columns in ``Event`` constructor order, so a row maps onto it positionally.
+# Columns in ``Event`` constructor order, so a row maps onto it positionally; ``e`` is the
+# event, ``q`` its session's counter row (which maps the integer session key to the id).
 _EVENT_COLUMNS: Final = (
-    "type, session_id, data, run_id, metadata, provider, id, timestamp, sequence_number, "
-    "schema_version"
+    "e.type, q.session_id, e.data, e.run_id, e.metadata, e.provider, e.id, e.timestamp,"
+    " e.sequence_number, e.schema_version"
 )
+_EVENTS_JOIN: Final = (
+    "asm_events AS e JOIN asm_session_sequences AS q ON q.session_key = e.session_key"
+)
+_SESSION_KEY: Final = "(SELECT session_key FROM asm_session_sequences WHERE session_id = ?)"
 _INSERT_EVENT: Final = (
-    "INSERT INTO asm_events (session_id, id, type, run_id, timestamp, data, metadata, provider,"
+    "INSERT INTO asm_events (session_key, id, type, run_id, timestamp, data, metadata, provider,"
     " schema_version, sequence_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RESERVE_SEQUENCES: Final = (
     "UPDATE asm_session_sequences SET last_sequence = last_sequence + ? WHERE session_id = ?"
-    " RETURNING last_sequence"
+    " RETURNING session_key, last_sequence"
 )
 # Several sessions' counters in one statement: $1 is a JSON object {session_id: count}.
 _RESERVE_MANY: Final = (
     "UPDATE asm_session_sequences SET last_sequence = last_sequence + v.value"
     " FROM json_each(?) AS v WHERE asm_session_sequences.session_id = v.key"
-    " RETURNING session_id, last_sequence"
+    " RETURNING session_id, session_key, last_sequence"
 )
 _LAST_SEQUENCE: Final = "SELECT last_sequence FROM asm_session_sequences WHERE session_id = ?"
 _UPSERT_SESSION: Final = (
@@ -141,8 +153,9 @@ _UPSERT_RUN: Final = (
     " status = excluded.status, created_at = excluded.created_at, record = excluded.record"
 )
 
-# (session_id, id, type, run_id, timestamp_us, data, metadata, provider, schema_version)
-_EventRow = tuple[str, str, str, str | None, int, str, str | None, str | None, int]
+# (session_id, id, type, run_id, timestamp_us, data, metadata, provider, schema_version), the
+# ids encoded by store/_idcodec.py; the insert swaps the session id for its integer key.
+_EventRow = tuple[str, bytes, str, bytes | None, int, str, str | None, str | None, int]
 _SessionRow = tuple[str, str, str, int, int, str]
 _RunRow = tuple[str, str, str, int, str]
 _Op = Callable[[sqlite3.Connection, set[str]], Any]
@@ -162,9 +175,9 @@ def _event_row(event: object) -> tuple[Event, _EventRow]:
         )
     return checked, (
         checked.session_id,
-        checked.id,
+        encode_id(checked.id, EVENT_ID_PREFIX),
         checked.type,
-        checked.run_id,
+        encode_optional_id(checked.run_id, RUN_ID_PREFIX),
         to_micros(checked.timestamp, f"timestamp of event {checked.id}"),
         data.decode(),
         None if metadata == b"{}" else metadata.decode(),
@@ -175,14 +188,15 @@ def _event_row(event: object) -> tuple[Event, _EventRow]:
 
 def _event_from_row(row: Sequence[Any]) -> Event:
     metadata = row[4]
+    run_id = row[3]
     return assemble_event(
         row[0],
         row[1],
         orjson.loads(row[2]),
-        row[3],
+        None if run_id is None else decode_id(run_id, RUN_ID_PREFIX),
         {} if metadata is None else orjson.loads(metadata),
         row[5],
-        row[6],
+        decode_id(row[6], EVENT_ID_PREFIX),
         EPOCH + MICROSECOND * row[7],
         row[8],
         row[9],
@@ -613,47 +627,49 @@ def _closed_error() -> StorageError:
 
 
 # -- write operations (run on the writer thread, inside a savepoint) ---------------------------
-def _load_events_by_id(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Event]:
+def _load_events_by_id(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[str, Event]:
+    """The stored events among the encoded ``ids``, by (decoded) id."""
     found: dict[str, Event] = {}
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
         marks = ",".join("?" * len(chunk))
-        sql = f"SELECT {_EVENT_COLUMNS} FROM asm_events WHERE id IN ({marks})"
+        sql = f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN} WHERE e.id IN ({marks})"
         for row in conn.execute(sql, chunk):
             event = _event_from_row(row)
             found[event.id] = event
     return found
 
 
-def _reserve(conn: sqlite3.Connection, session_id: str, count: int) -> int:
-    """Reserve ``count`` sequence numbers in ``session_id``; return the last one."""
+def _reserve(conn: sqlite3.Connection, session_id: str, count: int) -> tuple[int, int]:
+    """Reserve ``count`` sequence numbers in ``session_id``; return (session key, last one)."""
     rows = conn.execute(_RESERVE_SEQUENCES, (count, session_id)).fetchall()
-    if rows:
-        last: int = rows[0][0]
-        return last
-    if conn.execute("SELECT 1 FROM asm_sessions WHERE id = ?", (session_id,)).fetchone() is None:
-        raise ValidationError(
-            f"cannot append to unknown session {session_id}", details={"session_id": session_id}
-        )
-    # A session row without its counter (written by other tooling): rebuild it from the log.
-    conn.execute(
-        "INSERT INTO asm_session_sequences (session_id, last_sequence)"
-        " SELECT ?, COALESCE(MAX(sequence_number), 0) FROM asm_events WHERE session_id = ?",
-        (session_id, session_id),
-    )
-    last = conn.execute(_RESERVE_SEQUENCES, (count, session_id)).fetchall()[0][0]
-    return last
+    if not rows:
+        exists = conn.execute("SELECT 1 FROM asm_sessions WHERE id = ?", (session_id,))
+        if exists.fetchone() is None:
+            raise ValidationError(
+                f"cannot append to unknown session {session_id}",
+                details={"session_id": session_id},
+            )
+        # A session row without its counter (written by other tooling). Events hang off the
+        # counter row, so the session has none yet: start at zero.
+        conn.execute(_INIT_SEQUENCE, (session_id,))
+        rows = conn.execute(_RESERVE_SEQUENCES, (count, session_id)).fetchall()
+    key, last = rows[0]
+    return int(key), int(last)
 
 
-def _reserve_all(conn: sqlite3.Connection, counts: dict[str, int]) -> list[tuple[str, int]]:
-    """Reserve ``counts[session_id]`` numbers in each session; return (session, last number)."""
+def _reserve_all(conn: sqlite3.Connection, counts: dict[str, int]) -> list[tuple[str, int, int]]:
+    """Reserve ``counts[session_id]`` numbers in each session; return
+    (session, session key, last number) for each."""
     if len(counts) == 1:
         ((session_id, count),) = counts.items()
-        return [(session_id, _reserve(conn, session_id, count))]
-    found: list[tuple[str, int]] = conn.execute(_RESERVE_MANY, (orjson.dumps(counts),)).fetchall()
-    if len(found) < len(counts):  # unknown sessions (or counters to rebuild) one by one
-        done = {session_id for session_id, _ in found}
-        found += [(sid, _reserve(conn, sid, n)) for sid, n in counts.items() if sid not in done]
+        return [(session_id, *_reserve(conn, session_id, count))]
+    found: list[tuple[str, int, int]] = conn.execute(
+        _RESERVE_MANY, (orjson.dumps(counts),)
+    ).fetchall()
+    if len(found) < len(counts):  # unknown sessions (or counters to create) one by one
+        done = {session_id for session_id, _, _ in found}
+        found += [(sid, *_reserve(conn, sid, n)) for sid, n in counts.items() if sid not in done]
     return found
 
 
@@ -662,7 +678,7 @@ def _append(
 ) -> list[Event]:
     if not items:
         return []
-    unique_ids = list(dict.fromkeys(event.id for event, _ in items))
+    unique_ids = list(dict.fromkeys(row[1] for _, row in items))
     stored = _load_events_by_id(conn, unique_ids)
     fresh: list[tuple[Event, _EventRow]] = []
     counts: dict[str, int] = {}
@@ -673,7 +689,11 @@ def _append(
         claimed.add(event.id)
         fresh.append((event, row))
         counts[event.session_id] = counts.get(event.session_id, 0) + 1
-    next_number = {sid: last - counts[sid] + 1 for sid, last in _reserve_all(conn, counts)}
+    next_number: dict[str, int] = {}
+    keys: dict[str, int] = {}
+    for sid, key, last in _reserve_all(conn, counts):
+        next_number[sid] = last - counts[sid] + 1
+        keys[sid] = key
     params = []
     appended: dict[str, list[Event]] = {sid: [] for sid in counts}
     for event, row in fresh:
@@ -681,7 +701,7 @@ def _append(
         next_number[event.session_id] = number + 1
         stored[event.id] = new = event.with_sequence(number)
         appended[event.session_id].append(new)
-        params.append((*row, number))
+        params.append((keys[row[0]], *row[1:], number))
     conn.executemany(_INSERT_EVENT, params)
     touched.update(counts)
     if isinstance(touched, _Touched):
@@ -706,7 +726,8 @@ def _save_run(conn: sqlite3.Connection, row: _RunRow) -> None:
 
 
 def _delete_session(conn: sqlite3.Connection, session_id: str) -> None:
-    for table in ("asm_events", "asm_runs", "asm_session_sequences"):
+    conn.execute(f"DELETE FROM asm_events WHERE session_key = {_SESSION_KEY}", (session_id,))
+    for table in ("asm_runs", "asm_session_sequences"):
         conn.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
     conn.execute("DELETE FROM asm_sessions WHERE id = ?", (session_id,))
 
@@ -716,10 +737,13 @@ def _delete_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> int:
     for start in range(0, len(run_ids), _IN_CHUNK):
         chunk = run_ids[start : start + _IN_CHUNK]
         marks = ",".join("?" * len(chunk))
+        found = conn.execute(f"SELECT id FROM asm_runs WHERE id IN ({marks})", chunk)
+        known = [row[0] for row in found]
+        if not known:
+            continue
+        encoded = [encode_id(run_id, RUN_ID_PREFIX) for run_id in known]
         conn.execute(
-            "DELETE FROM asm_events WHERE run_id IN"
-            f" (SELECT id FROM asm_runs WHERE id IN ({marks}))",
-            chunk,
+            f"DELETE FROM asm_events WHERE run_id IN ({','.join('?' * len(encoded))})", encoded
         )
         deleted += conn.execute(f"DELETE FROM asm_runs WHERE id IN ({marks})", chunk).rowcount
     return deleted
@@ -728,9 +752,9 @@ def _delete_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> int:
 def _delete_events(conn: sqlite3.Connection, session_id: str, event_ids: Sequence[str]) -> int:
     deleted = 0
     for start in range(0, len(event_ids), _IN_CHUNK):
-        chunk = event_ids[start : start + _IN_CHUNK]
+        chunk = [encode_id(e, EVENT_ID_PREFIX) for e in event_ids[start : start + _IN_CHUNK]]
         marks = ",".join("?" * len(chunk))
-        sql = f"DELETE FROM asm_events WHERE session_id = ? AND id IN ({marks})"
+        sql = f"DELETE FROM asm_events WHERE session_key = {_SESSION_KEY} AND id IN ({marks})"
         deleted += conn.execute(sql, (session_id, *chunk)).rowcount
     return deleted
 
@@ -1085,27 +1109,28 @@ class SQLiteSessionStore:
         check_limit(limit)
         type_set = check_types(types)
         sql = (
-            f"SELECT {_EVENT_COLUMNS} FROM asm_events WHERE session_id = ? AND sequence_number > ?"
+            f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN}"
+            " WHERE q.session_id = ? AND e.sequence_number > ?"
         )
         params: list[Any] = [session_id, after]
         if before is not None:
-            sql += " AND sequence_number < ?"
+            sql += " AND e.sequence_number < ?"
             params.append(before)
         if run_id is not None:
-            sql += " AND run_id = ?"
-            params.append(_text(run_id, "run_id"))
+            sql += " AND e.run_id = ?"
+            params.append(encode_id(_text(run_id, "run_id"), RUN_ID_PREFIX))
         if type_set is not None:
             if not type_set:
                 return lambda _conn: []
-            sql += f" AND type IN ({','.join('?' * len(type_set))})"
+            sql += f" AND e.type IN ({','.join('?' * len(type_set))})"
             params.extend(sorted(type_set))
         if since is not None:
-            sql += " AND timestamp >= ?"
+            sql += " AND e.timestamp >= ?"
             params.append(to_micros(since, "since"))
         if until is not None:
-            sql += " AND timestamp < ?"
+            sql += " AND e.timestamp < ?"
             params.append(to_micros(until, "until"))
-        sql += " ORDER BY sequence_number LIMIT ?"
+        sql += " ORDER BY e.sequence_number LIMIT ?"
         params.append(-1 if limit is None else limit)
 
         def query(conn: sqlite3.Connection) -> list[Event]:

@@ -15,8 +15,10 @@ For a new revision N, add a :class:`MigrationCase` to ``CASES``:
    read back byte-for-byte; set it to False for a migration that rewrites data, and assert the
    rewrite in ``check`` instead.
 
-Today 0001 is the only revision, so the case below starts at 0001 itself (built from an empty
-base) with seeded rows inserted right after it, and the upgrade to head is the no-op path.
+Cases: 0001 seeded right after it and upgraded to head (today through 0002, which rewrites the
+event table: compact keys); 0002's own case adds the rows its rewrite must get right (library
+ids that shrink to 16 bytes, ids starting with ``ff``, a session whose counter row is missing,
+an empty session) and a downgrade back to 0001 that must give the original rows back.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ import pytest
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.store.factory import open_store
-from agent_session_manager.store.migrations import HEAD_REVISION, upgrade, upgrade_to_head
+from agent_session_manager.store.migrations import (
+    HEAD_REVISION,
+    alembic_config,
+    upgrade,
+    upgrade_to_head,
+)
 from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
 
@@ -113,8 +120,78 @@ async def check_0001(store: SessionStore) -> None:
     assert again == events[0]
 
 
+# -- 0002: compact event keys --------------------------------------------------------------
+_LIB_EVENT = "evt_019d1c2a3b4c7d8e9f0a1b2c3d4e5f60"
+_LIB_RUN = "run_019d1c2a3b4c7d8e9f0a1b2c3d4e5f61"
+_FF_EVENT = "evt_ff9d1c2a3b4c7d8e9f0a1b2c3d4e5f62"
+_UPPER_EVENT = "evt_019D1C2A3B4C7D8E9F0A1B2C3D4E5F63"
+_BARE_SESSION = _SESSION_0001.replace("ses_seed0001", "ses_seed0002")
+_EMPTY_SESSION = _SESSION_0001.replace("ses_seed0001", "ses_seed0003")
+SEED_0002 = (
+    *SEED_0001,
+    # A session whose counter row is missing (other tooling wrote it): rebuilt from its log.
+    "INSERT INTO asm_sessions (id, agent_id, status, created_at, updated_at, record) VALUES"
+    f" ('ses_seed0002', 'seed-agent', 'active', {_T0 + 5}, {_T0 + 5}, '{_BARE_SESSION}')",
+    "INSERT INTO asm_events (session_id, sequence_number, id, type, run_id, timestamp, data,"
+    " metadata, provider, schema_version) VALUES"
+    f" ('ses_seed0002', 1, '{_LIB_EVENT}', 'seed.lib', '{_LIB_RUN}', {_T0}, '{{}}', NULL, NULL, 1),"
+    f" ('ses_seed0002', 2, '{_FF_EVENT}', 'seed.ff', NULL, {_T0}, '{{}}', NULL, NULL, 1),"
+    f" ('ses_seed0002', 3, '{_UPPER_EVENT}', 'seed.upper', 'run_x', {_T0}, '{{}}', NULL, NULL, 1)",
+    # A session with a counter and no events.
+    "INSERT INTO asm_sessions (id, agent_id, status, created_at, updated_at, record) VALUES"
+    f" ('ses_seed0003', 'seed-agent', 'active', {_T0 + 6}, {_T0 + 6}, '{_EMPTY_SESSION}')",
+    "INSERT INTO asm_session_sequences (session_id, last_sequence) VALUES ('ses_seed0003', 0)",
+)
+
+
+async def check_0002(store: SessionStore) -> None:
+    await check_0001(store)
+    events = await store.get_events("ses_seed0002")
+    assert [(e.sequence_number, e.id, e.run_id) for e in events] == [
+        (1, _LIB_EVENT, _LIB_RUN),
+        (2, _FF_EVENT, None),
+        (3, _UPPER_EVENT, "run_x"),
+    ]
+    assert await store.latest_sequence("ses_seed0002") == 3
+    assert [e.id for e in await store.get_events("ses_seed0002", run_id=_LIB_RUN)] == [_LIB_EVENT]
+    assert (
+        await store.append_event(Event(type="t", session_id="ses_seed0002"))
+    ).sequence_number == 4
+    assert await store.get_events("ses_seed0003") == []
+    assert (
+        await store.append_event(Event(type="t", session_id="ses_seed0003"))
+    ).sequence_number == 1
+    # Idempotency by id finds the rewritten rows, whatever form their id took.
+    assert await store.append_event(events[0]) == events[0]
+    assert await store.append_event(events[2]) == events[2]
+
+
+def _encoded_ids(url: str) -> dict[str, bytes]:
+    """The raw ``asm_events.id`` bytes of the 0002 seed's library-form events."""
+    wanted = {"seed.lib", "seed.ff"}
+    query = {"ids": "SELECT type, id FROM asm_events"}
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            found = [tuple(r) for r in conn.execute(query["ids"])]
+        finally:
+            conn.close()
+    else:
+        found = _fetch_pg(url, query)["ids"]
+    return {str(t): bytes(raw) for t, raw in found if t in wanted}  # type: ignore[arg-type]
+
+
 CASES = [
-    MigrationCase("0001 seeded right after it (from an empty base)", "0001", SEED_0001, check_0001)
+    MigrationCase(
+        "0001 seeded right after it, upgraded to head",
+        "0001",
+        SEED_0001,
+        check_0001,
+        rows_unchanged=HEAD_REVISION == "0001",
+    ),
+    MigrationCase(
+        "0002 compact event keys from 0001", "0001", SEED_0002, check_0002, rows_unchanged=False
+    ),
 ]
 
 
@@ -153,6 +230,30 @@ def rows(url: str) -> dict[str, list[tuple[object, ...]]]:
         finally:
             conn.close()
     return _fetch_pg(url, queries)
+
+
+def downgrade(url: str, target: str) -> None:
+    """Alembic downgrade (online on SQLite; rendered SQL run by asyncpg on PostgreSQL)."""
+    from alembic import command
+
+    if url.startswith("sqlite:///"):
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                command.downgrade(alembic_config(connection=connection), target)
+        finally:
+            engine.dispose()
+        return
+    import io
+
+    buffer = io.StringIO()
+    config = alembic_config("postgresql://")
+    config.output_buffer = buffer
+    config.attributes["transactional_ddl"] = False
+    command.downgrade(config, f"{HEAD_REVISION}:{target}", sql=True)
+    _run_pg(url, (buffer.getvalue(),))
 
 
 def revision(url: str) -> list[str]:
@@ -214,6 +315,33 @@ def test_seeded_data_survives_the_upgrade_to_head(blank_url: str, case: Migratio
             await case.check(store)
 
     asyncio.run(check())
+
+
+def test_0002_stores_library_ids_in_16_bytes_and_downgrades_to_the_same_rows(
+    blank_url: str,
+) -> None:
+    from agent_session_manager.store._idcodec import EVENT_ID_PREFIX, encode_id
+
+    upgrade(blank_url, "0001")
+    execute(blank_url, SEED_0002)
+    before = rows(blank_url)
+    upgrade(blank_url, "0002")
+    encoded = _encoded_ids(blank_url)
+    assert encoded["seed.lib"] == bytes.fromhex(_LIB_EVENT[4:])  # 16 bytes
+    assert encoded["seed.ff"] == b"\xff" + _FF_EVENT.encode()
+    # The live codec agrees with the migration's frozen copy (and with PostgreSQL's SQL).
+    assert encoded == {
+        "seed.lib": encode_id(_LIB_EVENT, EVENT_ID_PREFIX),
+        "seed.ff": encode_id(_FF_EVENT, EVENT_ID_PREFIX),
+    }
+    downgrade(blank_url, "0001")
+    assert revision(blank_url) == ["0001"]
+    after = rows(blank_url)
+    # The missing counter of ses_seed0002 was rebuilt on the way up and stays.
+    before["asm_session_sequences"].append(("ses_seed0002", 3))
+    assert {t: sorted(map(repr, r)) for t, r in after.items()} == {
+        t: sorted(map(repr, r)) for t, r in before.items()
+    }
 
 
 def test_upgrade_refuses_a_newer_revision_and_changes_nothing(blank_url: str) -> None:

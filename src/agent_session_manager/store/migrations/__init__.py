@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: The newest revision this code knows; a database at it needs no migration.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 #: Every revision this code knows, oldest first (a database at any of them can be upgraded).
-KNOWN_REVISIONS: tuple[str, ...] = ("0001",)
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
 #: Folder holding ``env.py`` and ``versions/``.
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 
