@@ -474,8 +474,8 @@ async def _save_run(conn: asyncpg.Connection, row: _RunRow) -> None:
 
 
 async def _delete_session(conn: asyncpg.Connection, session_id: str) -> None:
-    # The foreign keys cascade too; deleting children first keeps lock order like appends
-    # (the counter row first: appends lock it before writing events).
+    # Lock the counter row first, as appends do, then delete the children (events have no
+    # foreign key to cascade from) and the session.
     await conn.execute(
         "SELECT 1 FROM asm_session_sequences WHERE session_id = $1 FOR UPDATE", session_id
     )
