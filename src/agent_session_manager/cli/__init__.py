@@ -13,10 +13,22 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run ``asm`` and exit with its status code."""
-    from agent_session_manager.cli.app import run_cli
+    """Run ``asm`` and exit with its status code.
 
-    code = run_cli(argv)
+    ``asm run --provider claude`` starts the agent first, before typer and the library are
+    imported, so they load while the agent boots (see :mod:`agent_session_manager.cli._early`).
+    """
+    from agent_session_manager.cli import _early
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    started = _early.start(args)
+    try:
+        from agent_session_manager.cli.app import run_cli
+
+        code = run_cli(args)
+    finally:
+        if started is not None:
+            started.discard()  # no run adopted it: kill its process group and reap it
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from agent_session_manager.cli._runtime import UsageError
 
 if TYPE_CHECKING:
+    from agent_session_manager.providers._prestart import PrestartedProcess
     from agent_session_manager.providers.base import (
         AdapterOptions,
         PermissionMode,
@@ -44,10 +45,15 @@ def check_provider(name: str) -> str:
 
 
 def build_adapter(
-    provider: str, scenario_file: Path | None, acp_command: str | None = None
+    provider: str,
+    scenario_file: Path | None,
+    acp_command: str | None = None,
+    *,
+    prestarted: PrestartedProcess | None = None,
 ) -> ProviderAdapter:
     """The adapter for a checked provider name (``--scenario`` only goes with ``scripted``,
-    ``--acp-command`` only, and always, with ``acp``)."""
+    ``--acp-command`` only, and always, with ``acp``). ``prestarted``: the agent ``asm run``
+    already started, for a CLI adapter to adopt if its run's command line matches."""
     if acp_command is not None and provider != "acp":
         raise UsageError(f"--acp-command only applies to --provider acp, not '{provider}'")
     if provider == "scripted":
@@ -59,7 +65,7 @@ def build_adapter(
     if provider == "amp":
         from agent_session_manager.providers.amp import AmpAdapter
 
-        return AmpAdapter()
+        return AmpAdapter(prestarted=prestarted)
     if provider == "shell":
         from agent_session_manager.providers.shell import ShellAdapter
 
@@ -67,11 +73,11 @@ def build_adapter(
     if provider == "claude":
         from agent_session_manager.providers.claude import ClaudeAdapter
 
-        return ClaudeAdapter()
+        return ClaudeAdapter(prestarted=prestarted)
     if provider == "codex":
         from agent_session_manager.providers.codex import CodexAdapter
 
-        return CodexAdapter()
+        return CodexAdapter(prestarted=prestarted)
     raise UsageError(f"unknown provider '{provider}'")
 
 

@@ -18,25 +18,25 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
+import subprocess
+import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 import orjson
 
 from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError
+from agent_session_manager.providers._prestart import MAX_ARG_BYTES as MAX_ARG_BYTES
+from agent_session_manager.providers._prestart import PrestartedProcess, locate_binary
 from agent_session_manager.providers.base import ProviderEvent
 
 logger = logging.getLogger(__name__)
 
 #: Longest stdout line accepted (tool outputs can be large; a longer line is a protocol error).
 MAX_LINE_BYTES = 64 * 1024 * 1024
-#: Longest prompt passed as a command-line argument (Linux caps one argument at 128 KiB); longer
-#: prompts go through stdin.
-MAX_ARG_BYTES = 100_000
 #: How long a CLI may keep running after it reported the run's end before it is stopped.
 EXIT_GRACE_S = 10.0
 #: How much of stderr is kept for error messages.
@@ -55,10 +55,113 @@ class CLINotFound(ProviderError):
     default_code = "provider_unavailable"
 
 
-class CLIProcess:
-    """One running CLI. Create with :meth:`spawn`; always :meth:`close` (``async with`` does)."""
+class ChildProcess(Protocol):
+    """What :class:`CLIProcess` uses of a child: ``asyncio.subprocess.Process`` or an adopted
+    ``Popen`` (:class:`AdoptedProcess`)."""
 
-    def __init__(self, argv: Sequence[str], process: asyncio.subprocess.Process) -> None:
+    @property
+    def pid(self) -> int: ...
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None: ...
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+    @property
+    def stderr(self) -> asyncio.StreamReader | None: ...
+    @property
+    def returncode(self) -> int | None: ...
+    async def wait(self) -> int: ...
+
+
+class AdoptedProcess:
+    """A ``subprocess.Popen`` started outside the event loop (by :func:`prestart`), driven like
+    an ``asyncio.subprocess.Process``: its stdout and stderr pipes become stream readers and its
+    exit is watched through a pidfd (a waiting thread where pidfds are missing)."""
+
+    stdin: asyncio.StreamWriter | None = None
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+        transports: Sequence[asyncio.BaseTransport],
+        exited: asyncio.Future[int],
+    ) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self.stdout = stdout
+        self.stderr = stderr
+        self._transports = tuple(transports)
+        self._exited = exited
+
+    @classmethod
+    async def adopt(cls, popen: subprocess.Popen[bytes]) -> AdoptedProcess:
+        """Drive ``popen`` (stdout and stderr must be pipes) from the running loop."""
+        loop = asyncio.get_running_loop()
+        transports: list[asyncio.BaseTransport] = []
+        try:
+            readers = []
+            for pipe in (popen.stdout, popen.stderr):
+                reader = asyncio.StreamReader(limit=MAX_LINE_BYTES, loop=loop)
+                protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+                pipe_transport, _ = await loop.connect_read_pipe(_factory(protocol), pipe)
+                transports.append(pipe_transport)
+                readers.append(reader)
+            exited = _watch_exit(popen, loop)
+        except BaseException:
+            for transport in transports:
+                transport.close()
+            raise
+        return cls(popen, readers[0], readers[1], transports, exited)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    def close_pipes(self) -> None:
+        for transport in self._transports:
+            transport.close()
+
+
+def _factory(protocol: asyncio.StreamReaderProtocol) -> Callable[[], asyncio.StreamReaderProtocol]:
+    return lambda: protocol
+
+
+def _watch_exit(
+    popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop
+) -> asyncio.Future[int]:
+    """A future set to ``popen``'s exit code once it has exited and been reaped."""
+    exited: asyncio.Future[int] = loop.create_future()
+    try:
+        pidfd = os.pidfd_open(popen.pid)
+    except (AttributeError, OSError):  # no pidfds (not Linux, or Linux before 5.3)
+        waiting = loop.run_in_executor(None, popen.wait)
+
+        def waited(done: asyncio.Future[int]) -> None:
+            if not exited.done():
+                exited.set_result(done.result())
+
+        waiting.add_done_callback(waited)
+        return exited
+
+    def reap() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        if not exited.done():
+            exited.set_result(popen.wait())  # it has exited: the wait reaps it at once
+
+    loop.add_reader(pidfd, reap)
+    return exited
+
+
+class CLIProcess:
+    """One running CLI. Create with :meth:`spawn` (or :meth:`adopt`); always :meth:`close`
+    (``async with`` does)."""
+
+    def __init__(self, argv: Sequence[str], process: ChildProcess) -> None:
         self.argv = tuple(argv)
         self.process = process
         self.pid = process.pid
@@ -127,6 +230,26 @@ class CLIProcess:
                 process.stdin.close()
         logger.debug("spawned %s (pid %d)", argv[0], process.pid)
         return child
+
+    @classmethod
+    async def adopt(cls, prestarted: PrestartedProcess) -> CLIProcess:
+        """Take over a CLI :func:`prestart` started instead of spawning one; from here on it is
+        stopped and reaped like a spawned one."""
+        popen = prestarted.claim()
+        try:
+            process = await AdoptedProcess.adopt(popen)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(popen.pid, signal.SIGKILL)
+            await asyncio.to_thread(popen.wait)
+            raise
+        logger.debug(
+            "adopted %s (pid %d, started %.0f ms earlier)",
+            prestarted.argv[0],
+            popen.pid,
+            (time.monotonic() - prestarted.started_at) * 1000,
+        )
+        return cls(prestarted.argv, process)
 
     async def __aenter__(self) -> CLIProcess:
         return self
@@ -264,9 +387,12 @@ class CLIProcess:
         # it open: give up on it then rather than wait.
         with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
             await asyncio.wait_for(self._stderr_task, 1.0)
-        transport = getattr(self.process, "_transport", None)  # close pipes before loop ends
-        if transport is not None:
-            transport.close()
+        if isinstance(self.process, AdoptedProcess):
+            self.process.close_pipes()
+        else:
+            transport = getattr(self.process, "_transport", None)  # close pipes before loop ends
+            if transport is not None:
+                transport.close()
 
     async def _wait_group_gone(self, deadline: float) -> None:
         """Wait (until the loop time ``deadline``) for no process of the group to exist."""
@@ -292,11 +418,17 @@ class LineParser(Protocol):
 
 
 class CLIRuns:
-    """The CLI processes of the runs an adapter is executing, by run id (for ``cancel``)."""
+    """The CLI processes of the runs an adapter is executing, by run id (for ``cancel``).
 
-    def __init__(self) -> None:
+    ``prestarted`` is a CLI started before its run (see :mod:`._prestart`): the first run whose
+    command line, working directory and environment are exactly its own adopts it instead of
+    spawning; the first run that differs kills it and spawns as usual.
+    """
+
+    def __init__(self, prestarted: PrestartedProcess | None = None) -> None:
         self._processes: dict[str, CLIProcess] = {}
         self._cancelled: set[str] = set()
+        self._prestarted = prestarted
 
     def running(self, run_id: str) -> CLIProcess | None:
         return self._processes.get(run_id)
@@ -313,7 +445,7 @@ class CLIRuns:
     ) -> AsyncGenerator[ProviderEvent, None]:
         """Run ``argv`` and yield the parser's events. The process group is stopped when the
         stream ends, is closed, or :meth:`cancel` is called (then the stream just ends)."""
-        process = await CLIProcess.spawn(argv, cwd=cwd, env=env, stdin=stdin)
+        process = await self._start(argv, cwd=cwd, env=env, stdin=stdin)
         self._processes[run_id] = process
         try:
             try:
@@ -341,6 +473,23 @@ class CLIRuns:
             self._cancelled.discard(run_id)
             await process.close()
 
+    async def _start(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None,
+        env: Mapping[str, str] | None,
+        stdin: bytes | None,
+    ) -> CLIProcess:
+        prestarted, self._prestarted = self._prestarted, None
+        if prestarted is not None and not prestarted.claimed:
+            same_env = dict(os.environ) if env is None else env
+            if stdin is None and prestarted.matches(argv, cwd, same_env):
+                return await CLIProcess.adopt(prestarted)
+            logger.debug("prestarted %s does not match the run: killed", prestarted.argv[0])
+            await asyncio.to_thread(prestarted.discard)
+        return await CLIProcess.spawn(argv, cwd=cwd, env=env, stdin=stdin)
+
     async def cancel(self, run_id: str) -> None:
         """Stop the run's process group (within ~1 s: SIGTERM, then SIGKILL) and reap it."""
         process = self._processes.get(run_id)
@@ -360,13 +509,7 @@ def find_binary(
 ) -> str:
     """The CLI to run: ``explicit``, else ``$env_var`` (from ``env`` over the process
     environment), else ``name`` on ``PATH``; raises :class:`CLINotFound` (not retryable)."""
-    if explicit:
-        return explicit
-    source = {**os.environ, **(env or {})}
-    configured = source.get(env_var)
-    if configured:
-        return configured
-    found = shutil.which(name, path=source.get("PATH"))
+    found = locate_binary(explicit, name=name, env_var=env_var, env=env)
     if found is None:
         raise CLINotFound(
             f"the {name} CLI was not found: install {package}, put it on PATH or set {env_var}",
@@ -378,7 +521,14 @@ def find_binary(
 class CLIAdapterBase:
     """What the CLI adapters share: the binary lookup, the name, extra arguments, the runs in
     flight (for ``cancel``) and the declared capabilities. Subclasses set the class attributes
-    and implement ``command`` and ``stream``."""
+    and implement ``command`` and ``stream``.
+
+    ``prestarted``: the CLI already started for this adapter's next run (``asm run`` starts it
+    before importing the library; see :mod:`agent_session_manager.providers._prestart`). The
+    first run adopts it when its command line, working directory and environment are exactly
+    the prestarted ones, and otherwise kills it and spawns as usual. The caller keeps the
+    duty to :meth:`~._prestart.PrestartedProcess.discard` it in case no run ever starts.
+    """
 
     cli_name: ClassVar[str]
     env_var: ClassVar[str]
@@ -397,11 +547,12 @@ class CLIAdapterBase:
         *,
         name: str | None = None,
         extra_args: Sequence[str] = (),
+        prestarted: PrestartedProcess | None = None,
     ) -> None:
         self._binary = binary
         self._name = name or self.cli_name
         self._extra_args = tuple(extra_args)
-        self._runs = CLIRuns()
+        self._runs = CLIRuns(prestarted)
 
     @property
     def name(self) -> str:

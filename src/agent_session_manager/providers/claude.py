@@ -21,6 +21,7 @@ from agent_session_manager.core.capabilities import CapabilityType
 from agent_session_manager.core.errors import ProviderError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
+from agent_session_manager.providers._prestart import CLAUDE_PERMISSION_FLAGS, claude_argv
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
     CLIAdapterBase,
@@ -28,7 +29,6 @@ from agent_session_manager.providers._subprocess import (
     status_error,
 )
 from agent_session_manager.providers.base import (
-    AdapterOptions,
     PermissionMode,
     ProviderEvent,
     RunRequest,
@@ -38,11 +38,7 @@ __all__ = ["PERMISSION_FLAGS", "ClaudeAdapter", "ClaudeStreamParser", "claude_us
 
 #: ``PermissionMode`` → the ``claude`` flags that implement it (see docs/providers.md).
 PERMISSION_FLAGS: dict[PermissionMode, tuple[str, ...]] = {
-    PermissionMode.DEFAULT: ("--permission-mode", "default"),
-    PermissionMode.ACCEPT_EDITS: ("--permission-mode", "acceptEdits"),
-    PermissionMode.PLAN: ("--permission-mode", "plan"),
-    PermissionMode.FULL_AUTO: ("--permission-mode", "bypassPermissions"),
-    PermissionMode.DANGEROUSLY_SKIP_PERMISSIONS: ("--dangerously-skip-permissions",),
+    PermissionMode(mode): flags for mode, flags in CLAUDE_PERMISSION_FLAGS.items()
 }
 
 
@@ -339,27 +335,23 @@ class ClaudeAdapter(CLIAdapterBase):
     def command(self, request: RunRequest) -> list[str]:
         """The full command line for ``request`` (binary first)."""
         options = request.options
-        argv = [
-            self.binary_path(options.env),
-            "-p",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-        ]
         extra = dict(options.extra)
-        if extra.pop("partial_messages", True):
-            argv.append("--include-partial-messages")
-        argv += _option_flags(options)
+        partial = bool(extra.pop("partial_messages", True))
         append = extra.pop("append_system_prompt", None)
-        if isinstance(append, str):
-            argv += ["--append-system-prompt", append]
-        if request.provider_session_id:
-            argv += ["--resume", request.provider_session_id]
-        argv += flag_args(extra)
-        argv += self._extra_args
-        if not _prompt_on_stdin(request.prompt):
-            argv += ["--", request.prompt]
-        return argv
+        return claude_argv(
+            self.binary_path(options.env),
+            permission_mode=options.permission_mode.value,
+            model=options.model,
+            max_turns=options.max_turns,
+            system_prompt=options.system_prompt,
+            allowed_tools=options.allowed_tools,
+            denied_tools=options.denied_tools,
+            partial_messages=partial,
+            append_system_prompt=append if isinstance(append, str) else None,
+            resume=request.provider_session_id,
+            flags=[*flag_args(extra), *self._extra_args],
+            prompt=None if _prompt_on_stdin(request.prompt) else request.prompt,
+        )
 
     async def stream(self, request: RunRequest) -> AsyncIterator[ProviderEvent]:
         options = request.options
@@ -379,18 +371,3 @@ def _prompt_on_stdin(prompt: str) -> bool:
     """Prompts too long for one command-line argument go through stdin (``claude -p`` reads
     its prompt there when none is given)."""
     return len(prompt.encode()) > MAX_ARG_BYTES
-
-
-def _option_flags(options: AdapterOptions) -> list[str]:
-    flags = list(PERMISSION_FLAGS[options.permission_mode])
-    if options.model:
-        flags += ["--model", options.model]
-    if options.max_turns is not None:
-        flags += ["--max-turns", str(options.max_turns)]
-    if options.system_prompt is not None:
-        flags += ["--system-prompt", options.system_prompt]
-    if options.allowed_tools:
-        flags += ["--allowedTools", ",".join(options.allowed_tools)]
-    if options.denied_tools:
-        flags += ["--disallowedTools", ",".join(options.denied_tools)]
-    return flags

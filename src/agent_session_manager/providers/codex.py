@@ -26,6 +26,7 @@ from typing import Any
 from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
+from agent_session_manager.providers._prestart import PrestartedProcess
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
     CLIAdapterBase,
@@ -299,8 +300,9 @@ class CodexAdapter(CLIAdapterBase):
         *,
         name: str | None = None,
         extra_args: Sequence[str] = (),
+        prestarted: PrestartedProcess | None = None,
     ) -> None:
-        super().__init__(binary, name=name, extra_args=extra_args)
+        super().__init__(binary, name=name, extra_args=extra_args, prestarted=prestarted)
         self._thread_usage: dict[str, TokenUsage] = {}
 
     def command(self, request: RunRequest) -> list[str]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agent_session_manager.cli import _output
+from agent_session_manager.cli import _early, _output
 from agent_session_manager.cli._live import LivePrinter, OutputFormat, make_renderer
 from agent_session_manager.cli._options import FormatOption, StoreOption
 from agent_session_manager.cli._providers import adapter_options, build_adapter, check_provider
@@ -154,7 +154,9 @@ def run(
         system_prompt=system_prompt,
         cwd=cwd,
     )
-    adapter = build_adapter(provider, scenario, acp_command)
+    # The agent `main` may have started already (cli/_early.py); the adapter adopts it if the
+    # run's command line is the same, and `main` kills it if no run does.
+    adapter = build_adapter(provider, scenario, acp_command, prestarted=_early.take())
     code = run_async(
         _run(prompt, adapter, options, session, timeout, output_format, store, system_prompt)
     )
