@@ -178,12 +178,14 @@ _UPSERT_RUN: Final = (
 )
 _SESSION_EXISTS: Final = "SELECT 1 FROM asm_sessions WHERE id = $1"
 _SESSION_KEY: Final = "(SELECT session_key FROM asm_session_sequences WHERE session_id = $1)"
-# The runs' events go with them; $2 holds $1's ids as the event table stores them. Returns how
-# many runs were deleted.
+# The runs' events go with them, found within each run's session key range (there is no run
+# index); $2 holds $1's ids as the event table stores them. Returns how many runs were deleted.
 _DELETE_RUNS: Final = (
-    "WITH gone AS (DELETE FROM asm_runs WHERE id = ANY($1::text[]) RETURNING id),"
-    " events AS (DELETE FROM asm_events WHERE run_id IN (SELECT v.stored"
-    " FROM unnest($1::text[], $2::bytea[]) AS v(id, stored) JOIN gone ON gone.id = v.id))"
+    "WITH gone AS (DELETE FROM asm_runs WHERE id = ANY($1::text[]) RETURNING id, session_id),"
+    " events AS (DELETE FROM asm_events AS e USING gone"
+    " JOIN asm_session_sequences AS q ON q.session_id = gone.session_id"
+    " JOIN unnest($1::text[], $2::bytea[]) AS v(id, stored) ON v.id = gone.id"
+    " WHERE e.session_key = q.session_key AND e.run_id = v.stored)"
     " SELECT count(*) FROM gone"
 )
 _DELETE_EVENTS: Final = (

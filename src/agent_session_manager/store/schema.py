@@ -25,7 +25,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    text,
 )
 
 #: Constraint names are fixed so migrations on every backend can refer to them.
@@ -93,10 +92,14 @@ asm_session_sequences = Table(
 
 #: The event log, keyed by ``(session_key, sequence_number)``. ``id`` and ``run_id`` are encoded
 #: by ``store/_idcodec.py`` (16 bytes for the library's own ids); ``data``/``metadata`` are JSON
-#: text, ``metadata`` NULL when empty. Only events that belong to a run enter the run index.
-#: No foreign key: checked row by row it cost PostgreSQL a quarter of its insert time; the stores
-#: write events only under their session's counter row, locked in the same transaction, and
-#: delete them together with it.
+#: text, ``metadata`` NULL when empty.
+#:
+#: No index on ``run_id``: a run's events are read and deleted within its session's key range.
+#: A second index ordered by session or run puts one more page per session in every commit
+#: (measured with 100 sessions appending during runs: 25,000 -> 37,000 events/s on SQLite).
+#: No foreign key either: checked row by row it cost PostgreSQL a quarter of its insert time;
+#: the stores write events only under their session's counter row, locked in the same
+#: transaction, and delete them together with it.
 asm_events = Table(
     "asm_events",
     metadata,
@@ -112,10 +115,4 @@ asm_events = Table(
     Column("schema_version", Integer, nullable=False),
     PrimaryKeyConstraint("session_key", "sequence_number"),
     Index("uq_asm_events_id", "id", unique=True),
-    Index(
-        "ix_asm_events_run_id",
-        "run_id",
-        sqlite_where=text("run_id IS NOT NULL"),
-        postgresql_where=text("run_id IS NOT NULL"),
-    ),
 )

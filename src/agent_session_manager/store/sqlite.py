@@ -737,14 +737,21 @@ def _delete_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> int:
     for start in range(0, len(run_ids), _IN_CHUNK):
         chunk = run_ids[start : start + _IN_CHUNK]
         marks = ",".join("?" * len(chunk))
-        found = conn.execute(f"SELECT id FROM asm_runs WHERE id IN ({marks})", chunk)
-        known = [row[0] for row in found]
-        if not known:
-            continue
-        encoded = [encode_id(run_id, RUN_ID_PREFIX) for run_id in known]
-        conn.execute(
-            f"DELETE FROM asm_events WHERE run_id IN ({','.join('?' * len(encoded))})", encoded
-        )
+        # A run's events are found within its session's key range (there is no run index).
+        by_session: dict[int, list[bytes]] = {}
+        for run_id, key in conn.execute(
+            "SELECT r.id, q.session_key FROM asm_runs AS r"
+            " JOIN asm_session_sequences AS q ON q.session_id = r.session_id"
+            f" WHERE r.id IN ({marks})",
+            chunk,
+        ):
+            by_session.setdefault(key, []).append(encode_id(run_id, RUN_ID_PREFIX))
+        for key, encoded in by_session.items():
+            conn.execute(
+                "DELETE FROM asm_events WHERE session_key = ?"
+                f" AND run_id IN ({','.join('?' * len(encoded))})",
+                (key, *encoded),
+            )
         deleted += conn.execute(f"DELETE FROM asm_runs WHERE id IN ({marks})", chunk).rowcount
     return deleted
 
