@@ -2,7 +2,10 @@
 
 Shapes (issue 3): 100 concurrent sessions, each a task awaiting ``append_event`` one event at a
 time (so every event is acknowledged durably before the next one of its session), on SQLite and
-PostgreSQL; one writer alone on SQLite. Events carry ~500 bytes of JSON data. Beside each store
+PostgreSQL; one writer alone on SQLite. Two payloads (``--payload``): ``event`` (the default),
+events of ~500 bytes as JSON (``Event.to_dict()``, with a run id and ~200 bytes of data), the
+issue's "~500-byte events"; ``data``, ~500 bytes of data (events of ~760 bytes, no run id), the
+stricter shape measured before schema revision 0002. Beside each store
 figure, the "raw floor" is what the bare driver does with the same rows and the same number of
 transactions the store committed: the cost of the store's own work is the gap. Storage is the
 size of the database files (SQLite, after a checkpoint) or of the events table with its indexes
@@ -24,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from agent_session_manager.core.events import Event
+from agent_session_manager.core.ids import new_run_id, new_session_id
 from agent_session_manager.core.models import Session
 from agent_session_manager.store.factory import open_store
 from agent_session_manager.store.protocol import SessionStore
@@ -32,10 +38,29 @@ from benchmarks._util import machine, now
 
 #: ~430 characters of text: the encoded data is ~500 bytes, a typical assistant message chunk.
 TEXT = ("The quick brown fox jumps over the lazy dog; " * 10)[:430]
+#: Characters of ``TEXT`` per payload: "event" makes the whole event ~500 bytes of JSON.
+CONTENT = {"event": 135, "data": 430}
+PAYLOADS = tuple(CONTENT)
 
 
-def _data(n: int) -> dict[str, Any]:
-    return {"role": "assistant", "content": TEXT, "index": n, "model": "bench-model-1"}
+def _data(n: int, payload: str = "data") -> dict[str, Any]:
+    content = TEXT[: CONTENT[payload]]
+    return {"role": "assistant", "content": content, "index": n, "model": "bench-model-1"}
+
+
+def bench_event(session_id: str, run_id: str, n: int, payload: str) -> Event:
+    """The ``n``-th event of a session in the ``payload`` shape (see the module docstring)."""
+    if payload == "event":
+        return Event(
+            type="message_received", session_id=session_id, run_id=run_id, data=_data(n, payload)
+        )
+    return Event(type="message_received", session_id=session_id, data=_data(n, payload))
+
+
+def event_json_bytes(payload: str) -> int:
+    """Size of one event of ``payload`` as JSON, as a user would export it."""
+    event = bench_event(new_session_id(), new_run_id(), 1234, payload).with_sequence(1234)
+    return len(orjson.dumps(event.to_dict()))
 
 
 @dataclass
@@ -45,17 +70,18 @@ class Figure:
     bytes_per_event: float | None = None
 
 
-async def _append(store: SessionStore, sessions: int, per_session: int) -> tuple[float, int]:
+async def _append(
+    store: SessionStore, sessions: int, per_session: int, payload: str = "event"
+) -> tuple[float, int]:
     made = [Session(agent_id="bench") for _ in range(sessions)]
     for session in made:
         await store.save_session(session)
     before = _transactions(store)
 
     async def one(session: Session) -> None:
+        run_id = new_run_id()
         for n in range(per_session):
-            await store.append_event(
-                Event(type="message_received", session_id=session.id, data=_data(n))
-            )
+            await store.append_event(bench_event(session.id, run_id, n, payload))
 
     started = now()
     await asyncio.gather(*(one(s) for s in made))
@@ -73,11 +99,11 @@ def _transactions(store: SessionStore) -> int:
     return int(getattr(writer, "transactions", 0))
 
 
-async def _sqlite(sessions: int, per_session: int) -> Figure:
+async def _sqlite(sessions: int, per_session: int, payload: str = "event") -> Figure:
     with tempfile.TemporaryDirectory(prefix="asm_bench_") as folder:
         path = Path(folder) / "bench.db"
         async with await open_store(f"sqlite:///{path}") as store:
-            rate, transactions = await _append(store, sessions, per_session)
+            rate, transactions = await _append(store, sessions, per_session, payload)
         size = _checkpointed_size(path)
         return Figure(rate, transactions, size / (sessions * per_session))
 
@@ -90,7 +116,7 @@ def _checkpointed_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.iterdir())
 
 
-def _sqlite_floor(total: int, transactions: int) -> float:
+def _sqlite_floor(total: int, transactions: int, payload: str = "event") -> float:
     """Bare sqlite3: the same rows in the same number of transactions, same pragmas."""
     with tempfile.TemporaryDirectory(prefix="asm_bench_") as folder:
         conn = sqlite3.connect(Path(folder) / "floor.db", isolation_level=None)
@@ -101,10 +127,15 @@ def _sqlite_floor(total: int, transactions: int) -> float:
             " timestamp INTEGER, data TEXT, PRIMARY KEY (session_id, sequence_number))"
         )
         conn.execute("CREATE UNIQUE INDEX e_id ON e (id)")
-        import orjson
-
         rows = [
-            (f"ses_{i % 100}", i, f"evt_{i:032d}", "message_received", i, orjson.dumps(_data(i)))
+            (
+                f"ses_{i % 100}",
+                i,
+                f"evt_{i:032d}",
+                "message_received",
+                i,
+                orjson.dumps(_data(i, payload)),
+            )
             for i in range(total)
         ]
         per = max(1, total // max(1, transactions))
@@ -118,28 +149,28 @@ def _sqlite_floor(total: int, transactions: int) -> float:
         return total / elapsed
 
 
-async def _postgres(server: str, sessions: int, per_session: int) -> tuple[Figure, float]:
+async def _postgres(
+    server: str, sessions: int, per_session: int, payload: str = "event"
+) -> tuple[Figure, float]:
     import asyncpg
 
     from agent_session_manager.testing.postgres import temporary_database
 
     with temporary_database(server, prefix="asm_bench") as url:
         async with await open_store(url) as store:
-            rate, transactions = await _append(store, sessions, per_session)
+            rate, transactions = await _append(store, sessions, per_session, payload)
         conn = await asyncpg.connect(url)
         try:
             await conn.execute("VACUUM ANALYZE asm_events")
             size = await conn.fetchval("SELECT pg_total_relation_size('asm_events')")
-            floor = await _postgres_floor(conn, sessions * per_session, transactions)
+            floor = await _postgres_floor(conn, sessions * per_session, transactions, payload)
         finally:
             await conn.close()
     return Figure(rate, transactions, size / (sessions * per_session)), floor
 
 
-async def _postgres_floor(conn: Any, total: int, transactions: int) -> float:
+async def _postgres_floor(conn: Any, total: int, transactions: int, payload: str) -> float:
     """Bare asyncpg: the same rows in the same number of transactions (one unnest INSERT each)."""
-    import orjson
-
     await conn.execute(
         "CREATE TABLE e (session_id text, sequence_number bigint, id text, type text,"
         " timestamp bigint, data text, PRIMARY KEY (session_id, sequence_number))"
@@ -152,7 +183,7 @@ async def _postgres_floor(conn: Any, total: int, transactions: int) -> float:
         [f"evt_{i:032d}" for i in range(total)],
         ["message_received"] * total,
         list(range(total)),
-        [orjson.dumps(_data(i)).decode() for i in range(total)],
+        [orjson.dumps(_data(i, payload)).decode() for i in range(total)],
     ]
     sql = (
         "INSERT INTO e SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],"
@@ -178,23 +209,27 @@ def _postgres_server() -> str | None:
 
 
 def measure(
-    events: int = 50_000, sessions: int = 100, alone: int = 10_000, postgres: bool = True
+    events: int = 50_000,
+    sessions: int = 100,
+    alone: int = 10_000,
+    postgres: bool = True,
+    payload: str = "event",
 ) -> dict[str, tuple[Figure, float | None]]:
     """Figures per shape: (store figure, raw driver floor in events/s)."""
     per_session = max(1, events // sessions)
     results: dict[str, tuple[Figure, float | None]] = {}
     gc.collect()
-    figure = asyncio.run(_sqlite(sessions, per_session))
-    floor = _sqlite_floor(sessions * per_session, figure.transactions or 1)
+    figure = asyncio.run(_sqlite(sessions, per_session, payload))
+    floor = _sqlite_floor(sessions * per_session, figure.transactions or 1, payload)
     results[f"SQLite, {sessions} sessions x {per_session:,} events"] = (figure, floor)
     gc.collect()
-    figure = asyncio.run(_sqlite(1, alone))
-    floor = _sqlite_floor(alone, figure.transactions or 1)
+    figure = asyncio.run(_sqlite(1, alone, payload))
+    floor = _sqlite_floor(alone, figure.transactions or 1, payload)
     results[f"SQLite, 1 writer alone x {alone:,} events"] = (figure, floor)
     server = _postgres_server() if postgres else None
     if server is not None:
         gc.collect()
-        pg, pg_floor = asyncio.run(_postgres(server, sessions, per_session))
+        pg, pg_floor = asyncio.run(_postgres(server, sessions, per_session, payload))
         results[f"PostgreSQL, {sessions} sessions x {per_session:,} events"] = (pg, pg_floor)
     return results
 
@@ -205,12 +240,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--alone", type=int, default=10_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--payload", choices=PAYLOADS, default="event")
     args = parser.parse_args(argv)
-    print(f"## Durable append ({machine()}, pid {os.getpid()}, not pinned)\n")
+    print(
+        f"## Durable append ({machine()}, pid {os.getpid()}, not pinned), payload"
+        f" {args.payload!r}: events of {event_json_bytes(args.payload)} bytes as JSON\n"
+    )
     print("| shape | events/s | transactions | raw driver floor, same transactions | bytes/event |")
     print("|---|---:|---:|---:|---:|")
     for shape, (figure, floor) in measure(
-        args.events, args.sessions, args.alone, not args.no_postgres
+        args.events, args.sessions, args.alone, not args.no_postgres, args.payload
     ).items():
         floor_text = "-" if floor is None else f"{floor:,.0f}"
         size = "-" if figure.bytes_per_event is None else f"{figure.bytes_per_event:,.0f}"

@@ -85,7 +85,7 @@ def measure(
     for shape, (count, each) in shapes.items():
         row: dict[str, float] = {}
         gc.collect()
-        ours = asyncio.run(_sqlite(count, each))
+        ours = asyncio.run(_sqlite(count, each, "data"))  # the peers store the same 500 bytes
         row["agent-session-manager SQLite"] = ours.events_per_s
         for name, run in (
             ("OpenAI SQLiteSession", _openai),
@@ -94,7 +94,9 @@ def measure(
             gc.collect()
             with tempfile.TemporaryDirectory(prefix="asm_bench_") as folder:
                 row[name] = asyncio.run(run(Path(folder), count, each))
-        row["raw sqlite3, 1 event per transaction"] = _sqlite_floor(count * each, count * each)
+        row["raw sqlite3, 1 event per transaction"] = _sqlite_floor(
+            count * each, count * each, "data"
+        )
         results[shape] = row
     return results
 
