@@ -160,7 +160,26 @@ def start(args: Sequence[str]) -> PrestartedProcess | None:
         return None
     argv, cwd = plan
     _pending = prestart(argv, cwd=cwd, env=environ)
+    if _pending is not None:
+        _stop_with_sigterm(_pending)
     return _pending
+
+
+def _stop_with_sigterm(started: PrestartedProcess) -> None:
+    """Until the run installs its own handler, SIGTERM kills and reaps the agent, then ends
+    ``asm`` as it would have ended anyway (the agent leads its own session, so it would not
+    get the signal and would be orphaned)."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        started.discard()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def take() -> PrestartedProcess | None:

@@ -277,3 +277,20 @@ def _request(prompt: str) -> RunRequest:
     return RunRequest(
         run_id="run_x", session_id="ses_x", messages=(Message(role="user", content=prompt),)
     )
+
+
+def test_sigterm_before_the_run_starts_kills_the_agent_too(tmp_path: Path) -> None:
+    fake, pids = _fake_claude(tmp_path)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "ASM_CLAUDE_PATH": str(fake),
+        "ASM_STORE": f"sqlite:///{tmp_path / 'asm.db'}",
+    }
+    asm = subprocess.Popen([*EARLY, "run", "-p", "claude", "hello"], env=env)
+    leader, child = _recorded(pids)  # asm is still importing: the run has not started
+    asm.send_signal(signal.SIGTERM)
+    assert asm.wait(timeout=20) == -signal.SIGTERM
+    assert not _alive(leader)
+    wait_group_gone(leader)
+    assert not _alive(child)
