@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+
+#: ``typing.TYPE_CHECKING`` without importing ``typing``: this module runs before the spawn.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> None:

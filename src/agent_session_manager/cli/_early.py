@@ -18,7 +18,6 @@ nothing beyond the stdlib and ``providers._prestart``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 
 from agent_session_manager.providers._prestart import (
     CLAUDE_PERMISSION_FLAGS,
@@ -28,6 +27,11 @@ from agent_session_manager.providers._prestart import (
     locate_binary,
     prestart,
 )
+
+#: ``typing.TYPE_CHECKING`` without importing ``typing``: this module runs before the spawn.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 #: Global options that may come before ``run`` (value-taking, then flags).
 _GLOBAL_VALUES = frozenset({"--store", "--config"})

@@ -8,6 +8,12 @@ command line, working directory and environment are exactly the prestarted ones
 (``CLIAdapterBase(prestarted=...)``). Whoever started it calls :meth:`PrestartedProcess.discard`
 in a ``finally``: a process no run adopted has its whole group killed and reaped.
 
+The process is started with ``os.posix_spawnp`` rather than ``subprocess`` (whose import alone
+is ~10 ms that would come before the spawn), set up as ``CLIProcess.spawn`` sets up its children:
+stdin ``/dev/null``, stdout and stderr pipes, a new session, SIGPIPE and SIGXFSZ back to their
+defaults, no inherited descriptor beyond the three. Linux only (it lists ``/proc/self/fd``);
+elsewhere nothing is prestarted and the run spawns as usual.
+
 This module must stay importable without pydantic, asyncio or any other part of the library:
 it holds the binary lookup and the ``claude`` command line (the adapters build theirs with the
 same functions, so the two cannot drift) and knows nothing of runs, stores or events.
@@ -15,12 +21,14 @@ same functions, so the two cannot drift) and knows nothing of runs, stores or ev
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
+
+#: ``typing.TYPE_CHECKING`` without importing ``typing`` (mypy and ruff treat the name alike).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
 
 #: Longest prompt passed as a command-line argument (Linux caps one argument at 128 KiB); longer
 #: prompts go through stdin.
@@ -94,23 +102,28 @@ def claude_argv(
 
 
 class PrestartedProcess:
-    """A CLI started before its run: the ``Popen`` (stdin ``/dev/null``, stdout and stderr
-    pipes, its own session and process group) and exactly what it was started with."""
+    """A CLI started before its run: its pid (it leads its own session and process group), the
+    read ends of its stdout and stderr pipes, and exactly what it was started with."""
 
     def __init__(
         self,
-        popen: subprocess.Popen[bytes],
+        pid: int,
+        stdout: int,
+        stderr: int,
         argv: Sequence[str],
         cwd: str | None,
         env: Mapping[str, str],
     ) -> None:
-        self.popen = popen
+        self.pid = pid
+        #: File descriptors of the read ends of its stdout and stderr pipes.
+        self.stdout = stdout
+        self.stderr = stderr
         self.argv = tuple(argv)
         self.cwd = cwd
         self.env = dict(env)
-        self.pid = popen.pid
         #: ``time.monotonic()`` when it was started.
         self.started_at = time.monotonic()
+        self.returncode: int | None = None
         self._claimed = False
 
     @property
@@ -122,41 +135,109 @@ class PrestartedProcess:
         """Whether this is the process a run would start with ``argv``, ``cwd`` and ``env``."""
         return tuple(argv) == self.argv and cwd == self.cwd and dict(env) == self.env
 
-    def claim(self) -> subprocess.Popen[bytes]:
-        """Take the process over (once); the caller now owns stopping and reaping it."""
+    def claim(self) -> None:
+        """Take the process over (once): the caller now owns its pipes, stopping and reaping."""
         if self._claimed:
             raise RuntimeError(f"prestarted process {self.pid} was already claimed")
         self._claimed = True
-        return self.popen
+
+    def wait(self) -> int:
+        """Block until it exits, reap it and return its exit code (``-N``: killed by signal N)."""
+        if self.returncode is None:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored): status unknown
+                self.returncode = 0
+            else:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
     def discard(self) -> None:
         """Kill the process group and reap the process, unless a run adopted it (idempotent)."""
         if self._claimed:
             return
         self._claimed = True
+        import contextlib  # here, not at the top: every import there delays the spawn
+
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
-        self.popen.wait()
-        for pipe in (self.popen.stdout, self.popen.stderr):
-            if pipe is not None:
-                pipe.close()
+        self.wait()
+        os.close(self.stdout)
+        os.close(self.stderr)
 
 
 def prestart(
     argv: Sequence[str], *, cwd: str | None, env: Mapping[str, str]
 ) -> PrestartedProcess | None:
     """Start ``argv`` the way ``CLIProcess.spawn`` would (prompt in ``argv``, stdin
-    ``/dev/null``); ``None`` when it cannot be started, so the run's own spawn reports why."""
+    ``/dev/null``); ``None`` when it cannot be started here, so the run spawns it itself (and
+    reports why it cannot)."""
+    if not hasattr(os, "posix_spawnp") or not os.path.isdir("/proc/self/fd"):
+        return None
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY)
+    opened = (out_read, out_write, err_read, err_write, null)
+    started = False
     try:
-        popen = subprocess.Popen(
+        if min(opened) < 3:  # a standard stream was closed: leave the odd case to subprocess
+            return None
+        actions: list[tuple[int, ...]] = [
+            (os.POSIX_SPAWN_DUP2, null, 0),
+            (os.POSIX_SPAWN_DUP2, out_write, 1),
+            (os.POSIX_SPAWN_DUP2, err_write, 2),
+        ]
+        try:
+            actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
+        except OSError:
+            return None
+        pid = _spawn_in(cwd, argv, env, actions)
+        started = pid is not None
+    finally:
+        for fd in (out_write, err_write, null) if started else opened:
+            os.close(fd)
+    if pid is None:
+        return None
+    return PrestartedProcess(pid, out_read, err_read, argv, cwd, env)
+
+
+def _spawn_in(
+    cwd: str | None, argv: Sequence[str], env: Mapping[str, str], actions: list[tuple[int, ...]]
+) -> int | None:
+    """``posix_spawnp`` in ``cwd`` (the parent steps into it for the call: posix_spawn has no
+    working-directory action before Python 3.13's helpers, and nothing else runs yet)."""
+    try:
+        back = os.open(".", os.O_RDONLY) if cwd is not None else None
+    except OSError:
+        return None
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        return os.posix_spawnp(
+            argv[0],
             list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+            dict(env),
+            file_actions=actions,
+            setsid=True,
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
         )
     except OSError:
         return None
-    return PrestartedProcess(popen, argv, cwd, env)
+    finally:
+        if back is not None:
+            os.fchdir(back)
+            os.close(back)
+
+
+def _inheritable_fds() -> list[int]:
+    """Descriptors above 2 a child would inherit (``subprocess`` closes them: so must we)."""
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            try:
+                if os.get_inheritable(fd):
+                    found.append(fd)
+            except OSError:  # the listing's own descriptor, already closed
+                continue
+    return found

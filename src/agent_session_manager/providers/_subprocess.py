@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
@@ -73,50 +72,53 @@ class ChildProcess(Protocol):
 
 
 class AdoptedProcess:
-    """A ``subprocess.Popen`` started outside the event loop (by :func:`prestart`), driven like
-    an ``asyncio.subprocess.Process``: its stdout and stderr pipes become stream readers and its
+    """A CLI started outside the event loop (by :func:`prestart`), driven like an
+    ``asyncio.subprocess.Process``: its stdout and stderr pipes become stream readers and its
     exit is watched through a pidfd (a waiting thread where pidfds are missing)."""
 
     stdin: asyncio.StreamWriter | None = None
 
     def __init__(
         self,
-        popen: subprocess.Popen[bytes],
+        prestarted: PrestartedProcess,
         stdout: asyncio.StreamReader,
         stderr: asyncio.StreamReader,
         transports: Sequence[asyncio.BaseTransport],
         exited: asyncio.Future[int],
     ) -> None:
-        self.popen = popen
-        self.pid = popen.pid
+        self.prestarted = prestarted
+        self.pid = prestarted.pid
         self.stdout = stdout
         self.stderr = stderr
         self._transports = tuple(transports)
         self._exited = exited
 
     @classmethod
-    async def adopt(cls, popen: subprocess.Popen[bytes]) -> AdoptedProcess:
-        """Drive ``popen`` (stdout and stderr must be pipes) from the running loop."""
+    async def adopt(cls, prestarted: PrestartedProcess) -> AdoptedProcess:
+        """Drive a claimed ``prestarted`` process (its pipes now belong to the loop)."""
         loop = asyncio.get_running_loop()
+        pipes = [os.fdopen(fd, "rb", buffering=0) for fd in (prestarted.stdout, prestarted.stderr)]
         transports: list[asyncio.BaseTransport] = []
+        readers: list[asyncio.StreamReader] = []
         try:
-            readers = []
-            for pipe in (popen.stdout, popen.stderr):
+            for pipe in pipes:
                 reader = asyncio.StreamReader(limit=MAX_LINE_BYTES, loop=loop)
                 protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
                 pipe_transport, _ = await loop.connect_read_pipe(_factory(protocol), pipe)
                 transports.append(pipe_transport)
                 readers.append(reader)
-            exited = _watch_exit(popen, loop)
+            exited = _watch_exit(prestarted, loop)
         except BaseException:
             for transport in transports:
                 transport.close()
+            for pipe in pipes[len(transports) :]:
+                pipe.close()
             raise
-        return cls(popen, readers[0], readers[1], transports, exited)
+        return cls(prestarted, readers[0], readers[1], transports, exited)
 
     @property
     def returncode(self) -> int | None:
-        return self.popen.returncode
+        return self.prestarted.returncode
 
     async def wait(self) -> int:
         return await asyncio.shield(self._exited)
@@ -131,14 +133,14 @@ def _factory(protocol: asyncio.StreamReaderProtocol) -> Callable[[], asyncio.Str
 
 
 def _watch_exit(
-    popen: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop
+    prestarted: PrestartedProcess, loop: asyncio.AbstractEventLoop
 ) -> asyncio.Future[int]:
-    """A future set to ``popen``'s exit code once it has exited and been reaped."""
+    """A future set to the process's exit code once it has exited and been reaped."""
     exited: asyncio.Future[int] = loop.create_future()
     try:
-        pidfd = os.pidfd_open(popen.pid)
-    except (AttributeError, OSError):  # no pidfds (not Linux, or Linux before 5.3)
-        waiting = loop.run_in_executor(None, popen.wait)
+        pidfd = os.pidfd_open(prestarted.pid)
+    except (AttributeError, OSError):  # no pidfds (Linux before 5.3)
+        waiting = loop.run_in_executor(None, prestarted.wait)
 
         def waited(done: asyncio.Future[int]) -> None:
             if not exited.done():
@@ -151,7 +153,7 @@ def _watch_exit(
         loop.remove_reader(pidfd)
         os.close(pidfd)
         if not exited.done():
-            exited.set_result(popen.wait())  # it has exited: the wait reaps it at once
+            exited.set_result(prestarted.wait())  # it has exited: the wait reaps it at once
 
     loop.add_reader(pidfd, reap)
     return exited
@@ -235,18 +237,18 @@ class CLIProcess:
     async def adopt(cls, prestarted: PrestartedProcess) -> CLIProcess:
         """Take over a CLI :func:`prestart` started instead of spawning one; from here on it is
         stopped and reaped like a spawned one."""
-        popen = prestarted.claim()
+        prestarted.claim()
         try:
-            process = await AdoptedProcess.adopt(popen)
+            process = await AdoptedProcess.adopt(prestarted)
         except BaseException:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(popen.pid, signal.SIGKILL)
-            await asyncio.to_thread(popen.wait)
+                os.killpg(prestarted.pid, signal.SIGKILL)
+            await asyncio.to_thread(prestarted.wait)
             raise
         logger.debug(
             "adopted %s (pid %d, started %.0f ms earlier)",
             prestarted.argv[0],
-            popen.pid,
+            prestarted.pid,
             (time.monotonic() - prestarted.started_at) * 1000,
         )
         return cls(prestarted.argv, process)

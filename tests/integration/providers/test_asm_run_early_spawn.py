@@ -294,3 +294,36 @@ def test_sigterm_before_the_run_starts_kills_the_agent_too(tmp_path: Path) -> No
     assert not _alive(leader)
     wait_group_gone(leader)
     assert not _alive(child)
+
+
+def test_a_prestarted_process_is_set_up_like_a_spawned_one(tmp_path: Path) -> None:
+    inherited_read, inherited_write = os.pipe()
+    os.set_inheritable(inherited_write, True)  # as if asm's own parent had passed it down
+    here = os.getcwd()
+    try:
+        prestarted = prestart(["sleep", "30"], cwd=str(tmp_path), env=dict(os.environ))
+    finally:
+        os.close(inherited_write)
+    assert prestarted is not None
+    try:
+        pid = prestarted.pid
+        assert os.getcwd() == here  # the parent stepped back out
+        assert os.readlink(f"/proc/{pid}/cwd") == str(tmp_path.resolve())
+        assert os.getsid(pid) == pid  # its own session and process group
+        fds = sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
+        assert fds == [0, 1, 2]  # nothing inherited beyond the standard streams
+        assert os.readlink(f"/proc/{pid}/fd/0") == "/dev/null"
+        status = Path(f"/proc/{pid}/status").read_text()
+        ignored = int(
+            next(line for line in status.splitlines() if line.startswith("SigIgn:"))[7:], 16
+        )
+        assert not ignored & (1 << (signal.SIGPIPE - 1))  # Python ignores it; the child must not
+    finally:
+        prestarted.discard()
+        os.close(inherited_read)
+    assert prestarted.returncode == -signal.SIGKILL
+    assert not _alive(pid)
+
+
+def test_a_missing_binary_is_not_prestarted(tmp_path: Path) -> None:
+    assert prestart([str(tmp_path / "missing")], cwd=None, env=dict(os.environ)) is None
