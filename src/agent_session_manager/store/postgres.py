@@ -126,14 +126,33 @@ _LOCK_COUNTERS: Final = (
     "SELECT session_id FROM asm_session_sequences WHERE session_id = ANY($1::text[])"
     " ORDER BY session_id FOR UPDATE"
 )
-# One round trip: lock the counters of $1 (in session_id order, so concurrent batches never
-# deadlock) and fetch the events of $2 already stored. Lock rows have a NULL type.
-_LOCK_AND_FIND: Final = (
-    "WITH locked AS MATERIALIZED (SELECT session_id FROM asm_session_sequences"
-    " WHERE session_id = ANY($1::text[]) ORDER BY session_id FOR UPDATE)"
-    " SELECT NULL::text, session_id, NULL::text, NULL::bytea, NULL::text, NULL::text,"
-    " NULL::bytea, NULL::bigint, NULL::bigint, NULL::int FROM locked"
-    f" UNION ALL SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN} WHERE e.id = ANY($2::bytea[])"
+_NO_EVENT: Final = (
+    "NULL::text, NULL::bytea, NULL::text, NULL::text, NULL::bytea, NULL::bigint, NULL::bigint,"
+    " NULL::int"
+)
+# One round trip for the usual batch: lock the counters of the sessions $1 (in session_id
+# order, so concurrent batches never deadlock), find which of the events $3 (of sessions $2)
+# are stored already (idempotent appends), and, when every session has its counter, reserve
+# numbers for the others and NOTIFY. Rows: ('L', session) per locked counter, ('R', session,
+# key, last number, how many) per reservation, ('F', stored event) per event found; a batch with a
+# session missing its counter reserves nothing here (the caller sorts it out).
+_LOCK_FIND_RESERVE: Final = (
+    "WITH locked AS MATERIALIZED (SELECT session_id, session_key FROM asm_session_sequences"
+    " WHERE session_id = ANY($1::text[]) ORDER BY session_id FOR UPDATE),"
+    f" found AS MATERIALIZED (SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN}"
+    " WHERE e.id = ANY($3::bytea[])),"
+    " wanted AS (SELECT v.session_id, count(*) AS n"
+    " FROM unnest($2::text[], $3::bytea[]) AS v(session_id, id)"
+    " WHERE (SELECT count(*) FROM locked) = cardinality($1::text[])"
+    " AND v.id NOT IN (SELECT id FROM found) GROUP BY v.session_id),"
+    " reserved AS (UPDATE asm_session_sequences AS s SET last_sequence = s.last_sequence + w.n"
+    " FROM wanted AS w WHERE s.session_id = w.session_id"
+    " RETURNING s.session_id, s.session_key, s.last_sequence, w.n,"
+    f" pg_notify('{NOTIFY_CHANNEL}', s.session_id))"
+    f" SELECT 'L', NULL::bigint, NULL::bigint, NULL::text, session_id, {_NO_EVENT} FROM locked"
+    " UNION ALL SELECT 'R', session_key, last_sequence, n::text, session_id,"
+    f" {_NO_EVENT} FROM reserved"
+    " UNION ALL SELECT 'F', NULL::bigint, NULL::bigint, * FROM found"
 )
 # Sessions whose counter row is missing (written by other tooling): events hang off the counter
 # row, so such a session has none yet and starts at zero.
@@ -393,14 +412,24 @@ async def _append_groups(
     """Append several requests' events in the current transaction; per request: the stored
     events, or the ``ValidationError`` that rejected it (then none of its events is written)."""
     session_ids = sorted({event.session_id for group in groups for event, _ in group})
-    ids = list({row[1] for group in groups for _, row in group})
+    first: dict[bytes, str] = {}  # each (encoded) event id: the session it first comes with
+    for group in groups:
+        for event, row in group:
+            first.setdefault(row[1], event.session_id)
     known: set[str] = set()
     stored: dict[str, Event] = {}
-    for record in await conn.fetch(_LOCK_AND_FIND, session_ids, ids):
-        if record[0] is None:
-            known.add(record[1])
+    reserved: dict[str, tuple[int, int]] = {}  # session: (key, last number)
+    reserved_counts: dict[str, int] = {}
+    found = await conn.fetch(_LOCK_FIND_RESERVE, session_ids, list(first.values()), list(first))
+    for record in found:
+        kind = record[0]
+        if kind == "L":
+            known.add(record[4])
+        elif kind == "R":
+            reserved[record[4]] = (record[1], record[2])
+            reserved_counts[record[4]] = int(record[3])
         else:
-            event = _event_from_record(record)
+            event = _event_from_record(record[3:])
             stored[event.id] = event
     if len(known) < len(session_ids):
         # A session row without its counter (written by other tooling): rebuild it from the log.
@@ -434,9 +463,13 @@ async def _append_groups(
         outcomes.append(None)
         fresh.append(mine)
     if counts:
-        reserved = await conn.fetch(_RESERVE, list(counts), list(counts.values()))
-        next_number = {r[0]: r[2] - counts[r[0]] + 1 for r in reserved}
-        keys = {r[0]: r[1] for r in reserved}
+        if not reserved:  # a session lacked its counter: nothing was reserved in one go
+            rows = await conn.fetch(_RESERVE, list(counts), list(counts.values()))
+            reserved = {r[0]: (r[1], r[2]) for r in rows}
+        elif reserved_counts != counts:  # the two must agree on which events are new
+            raise StorageError(f"reserved {reserved_counts} for appends of {counts}")
+        next_number = {sid: last - counts[sid] + 1 for sid, (_, last) in reserved.items()}
+        keys = {sid: key for sid, (key, _) in reserved.items()}
         records: list[tuple[Any, ...]] = []
         for mine in fresh:
             for event, row in mine:

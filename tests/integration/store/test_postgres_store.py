@@ -198,6 +198,23 @@ async def test_concurrent_writes_are_group_committed(store: PostgresSessionStore
         assert mine == list(range(1, 51))
 
 
+async def test_a_session_without_its_counter_row_gets_one(
+    store: PostgresSessionStore, postgres_url: str
+) -> None:
+    """Counter rows written by other tooling may be missing: the batch takes the slow path
+    (no reservation in the first round trip) and the session starts at 1."""
+    bare, normal = await _session(store), await _session(store)
+    await _fetch(postgres_url, f"DELETE FROM asm_session_sequences WHERE session_id = '{bare.id}'")
+    stored = await asyncio.gather(
+        store.append_event(_event(bare.id, 1)),
+        store.append_event(_event(normal.id, 2)),
+        store.append_events([_event(normal.id, 3), _event(bare.id, 4)]),
+    )
+    assert [e.sequence_number for e in stored[2]] == [2, 2]
+    assert (await store.get_events(bare.id))[0].data["n"] == 1
+    assert await store.latest_sequence(bare.id) == 2
+
+
 async def test_a_large_burst_is_taken_in_two_halves(store: PostgresSessionStore) -> None:
     from agent_session_manager.store import postgres as postgres_module
 

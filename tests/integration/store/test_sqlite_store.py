@@ -437,6 +437,23 @@ async def test_concurrent_writes_are_group_committed(store: SQLiteSessionStore) 
         assert mine == list(range(1, 21))
 
 
+async def test_a_session_without_its_counter_row_gets_one(store: SQLiteSessionStore) -> None:
+    """Counter rows written by other tooling may be missing: the session starts at 1."""
+    bare, normal = await _session(store), await _session(store)
+    other = sqlite3.connect(store.path)
+    with other:
+        other.execute("DELETE FROM asm_session_sequences WHERE session_id = ?", (bare.id,))
+    other.close()
+    stored = await asyncio.gather(
+        store.append_event(_event(bare.id, 1)),
+        store.append_event(_event(normal.id, 2)),
+        store.append_events([_event(normal.id, 3), _event(bare.id, 4)]),
+    )
+    assert [e.sequence_number for e in stored[2]] == [2, 2]
+    assert (await store.get_events(bare.id))[0].data["n"] == 1
+    assert await store.latest_sequence(bare.id) == 2
+
+
 async def test_a_small_burst_is_one_transaction(store: SQLiteSessionStore) -> None:
     session = await _session(store)
     count = sqlite_module.SPLIT_BURST_AT - 1
