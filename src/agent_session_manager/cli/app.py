@@ -121,8 +121,9 @@ class _LazyCommands(MutableMapping[str, Any]):
         self.loaded[name] = command
 
     def __delitem__(self, name: str) -> None:
-        self.entries.pop(name, None)
-        del self.loaded[name]
+        if self.entries.pop(name, None) is None and name not in self.loaded:
+            raise KeyError(name)
+        self.loaded.pop(name, None)
 
     def __iter__(self) -> Iterator[str]:
         yield from self.entries

@@ -78,3 +78,17 @@ def test_an_unknown_command_is_not_found() -> None:
     assert isinstance(group, LazyGroup)
     assert group.get_command(None, "frobnicate") is None  # type: ignore[arg-type]
     assert "frobnicate" not in group.commands
+
+
+def test_the_command_table_behaves_as_a_mapping() -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, LazyGroup)
+    commands = group.commands
+    assert len(commands) == len(COMMANDS)
+    del commands["usage"]  # never loaded
+    del commands["db"]
+    commands["db"] = load_command(next(e for e in COMMANDS if e.name == "db"))
+    assert "usage" not in commands
+    assert list(commands)[-1] == "db"
+    with pytest.raises(KeyError):
+        del commands["usage"]
