@@ -104,9 +104,6 @@ READERS: Final = 8
 #: Measured on a 2-CPU host with a local server: 1 writer ~19,000 appends/s with 100 sessions,
 #: 2-6 writers 11,000-20,000 (more, smaller transactions); raise it for a remote server.
 WRITERS: Final = 1
-#: A burst of at least this many requests found on waking, with no other writer idle, is taken
-#: in two halves.
-SPLIT_BURST_AT: Final = 64
 #: Attempts for a batch that lost a race with another writer before its callers see the error.
 _MAX_ATTEMPTS: Final = 8
 #: Column widths of ``store/schema.py`` (PostgreSQL enforces them; the SQLite store does not).
@@ -577,7 +574,6 @@ class _Writer:
 
     async def _main(self) -> None:
         pending = self._queue.requests
-        woke = False
         while True:
             if not pending:
                 if self._queue.stopping:
@@ -588,17 +584,12 @@ class _Writer:
                     await self._queue.ready.wait()
                 finally:
                     self._queue.idle -= 1
-                woke = True
                 continue
             # Share a burst with the idle writers: transactions then overlap instead of the
-            # whole population of callers moving in lockstep behind one transaction. Alone, a
-            # large burst is taken in two halves: while the second half's round trips run, the
-            # first half's callers already prepare their next appends (the two groups then stay
-            # out of step).
+            # whole population of callers moving in lockstep behind one transaction. (Taking a
+            # large burst in two halves, so one half's callers work while the other commits,
+            # measured slower here: each transaction's round trips and commit cost more.)
             share = -(-len(pending) // (self._queue.idle + 1))
-            if woke and self._queue.idle == 0 and share >= SPLIT_BURST_AT:
-                share = -(-share // 2)
-            woke = False
             batch: list[_Request] = []
             while pending and len(batch) < min(share, MAX_BATCH_REQUESTS):
                 request = pending.popleft()

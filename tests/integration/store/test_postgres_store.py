@@ -215,20 +215,6 @@ async def test_a_session_without_its_counter_row_gets_one(
     assert await store.latest_sequence(bare.id) == 2
 
 
-async def test_a_large_burst_is_taken_in_two_halves(store: PostgresSessionStore) -> None:
-    from agent_session_manager.store import postgres as postgres_module
-
-    session = await _session(store)
-    count = 2 * postgres_module.SPLIT_BURST_AT
-    before = store.write_transactions
-    # Queued in one go (no await in between): the writer finds them all waiting.
-    stored = await asyncio.gather(
-        *(store.append_event(_event(session.id, i)) for i in range(count))
-    )
-    assert store.write_transactions - before == 2
-    assert [e.sequence_number for e in stored] == list(range(1, count + 1))
-
-
 async def test_a_failing_request_does_not_poison_its_batch(store: PostgresSessionStore) -> None:
     session = await _session(store)
     run = Run(session_id=session.id)
