@@ -100,10 +100,6 @@ BUSY_TIMEOUT_MS: Final = 30_000
 CROSS_PROCESS_CHECK_S: Final = 0.075
 #: Most requests committed in one transaction (bounds the latency of a huge backlog).
 MAX_BATCH_REQUESTS: Final = 1000
-#: A burst of at least this many queued requests, arriving while no results are held, is
-#: committed as two transactions (``_halves``): the start of the alternation that lets the
-#: event loop work while the writer commits.
-SPLIT_BURST_AT: Final = 64
 #: WAL pages written before the writer checkpoints them into the database file (SQLite's default
 #: is 1,000). Appends to many sessions dirty one index page per session per commit; checkpointing
 #: less often writes each such page back once instead of many times (+20 % sustained throughput
@@ -420,9 +416,6 @@ class _Writer:
         self.alive = True
         self._submit_lock = threading.Lock()
         self._in_flight: list[_Request] = []
-        #: Results of the last committed transaction not yet handed to the callers (see
-        #: ``_hand_back``); committed, so they are delivered as results even on a crash.
-        self._pending: _Outcomes = []
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -449,8 +442,6 @@ class _Writer:
         try:
             stopping = False
             while not stopping:
-                if self._pending and self._queue.empty():
-                    self._hand_back()  # nothing to overlap with: never sit on results
                 timeout = CROSS_PROCESS_CHECK_S if self._waiting else None
                 try:
                     first = self._queue.get(timeout=timeout)
@@ -458,21 +449,16 @@ class _Writer:
                     first = _POKE
                 with self.gate:
                     batch, stopping = self._drain(first)
-                    # Results still held mean transactions already alternate; otherwise split a
-                    # large burst to start doing so (see ``_hand_back``).
-                    parts = [batch] if self._pending else _halves(batch)
-                    for part in parts:
-                        self._in_flight = part
-                        self._pending = self._run_batch(part)
+                    if batch:
+                        self._in_flight = batch
+                        self._run_batch(batch)
                         self._in_flight = []
                 if self._waiting:
                     self._check_other_writers()
-            self._hand_back()
         except BaseException as exc:
             self.failure = exc
             logger.exception("SQLite writer thread crashed; the store is unusable")
             crashed = StorageError(f"the SQLite writer thread crashed: {exc!r}")
-            self._hand_back()
             self._settle([(r, None, crashed) for r in self._in_flight])
         finally:
             with self._submit_lock:
@@ -496,49 +482,16 @@ class _Writer:
                 item = None
         return batch, False
 
-    def _hand_back(self) -> None:
-        """Deliver the results held from the last commit to their callers.
-
-        The writer holds a transaction's results until the next transaction is about to
-        commit: the event loop then takes them (and prepares those callers' next requests)
-        while the COMMIT runs without the GIL, instead of the two taking turns. With many
-        sessions that is one group committing while the other is prepared (~+25 % with 100
-        sessions, measured). Held results are delivered at once when nothing else is queued.
-        """
-        if self._pending:
-            pending, self._pending = self._pending, []
-            self._settle(pending)
-
-    def _begin(self) -> None:
-        """``BEGIN IMMEDIATE``; first hand back held results if another process holds the
-        write lock (waiting for it could take the whole busy timeout)."""
-        conn = self._conn
-        if not self._pending:
-            conn.execute("BEGIN IMMEDIATE")
-            return
-        conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            self._hand_back()
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("BEGIN IMMEDIATE")
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-
-    def _run_batch(self, batch: list[_Request]) -> _Outcomes:
-        """Write ``batch`` in one transaction and return its outcomes (for ``_hand_back``):
-        first all at once (appends queued one after the other merged into one insert, no
-        savepoints); if anything fails, roll that back and write each request in its own
-        savepoint, so only the failing ones fail."""
+    def _run_batch(self, batch: list[_Request]) -> None:
+        """Write ``batch`` in one transaction: first all at once (appends queued one after the
+        other merged into one insert, no savepoints); if anything fails, roll that back and
+        write each request in its own savepoint, so only the failing ones fail."""
         conn = self._conn
         try:
-            self._begin()
+            conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            self._hand_back()
-            return [(r, None, _storage_error(exc, "begin a write")) for r in batch]
+            self._settle([(r, None, _storage_error(exc, "begin a write")) for r in batch])
+            return
         try:
             try:
                 outcomes, wake = _write_together(conn, batch)
@@ -546,7 +499,6 @@ class _Writer:
                 conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
                 outcomes, wake = _write_apart(conn, batch)
-            self._hand_back()
             conn.execute("COMMIT")
             self.transactions += 1
         except sqlite3.Error as exc:
@@ -558,7 +510,7 @@ class _Writer:
                     logger.exception("SQLite rollback failed too")
             outcomes = [(r, None, _storage_error(exc, "commit")) for r in batch]
             wake = _Touched()
-            self._hand_back()
+        self._settle(outcomes)
         if wake:
             waiting = self._waiting
             for session_id, events in wake.fresh.items():
@@ -566,7 +518,6 @@ class _Writer:
                     first = events[0].sequence_number or 1
                     self._recent[session_id] = (first - 1, tuple(events))
             self._notifier.notify_threadsafe(wake)
-        return outcomes
 
     def _settle(self, outcomes: list[tuple[_Request, Any, BaseException | None]]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Request, Any, Any]]] = {}
@@ -673,15 +624,6 @@ def _resolve_all(items: list[tuple[_Request, Any, BaseException | None]]) -> Non
 
 def _closed_error() -> StorageError:
     return StorageError("the SQLite session store is closed", code="storage_error")
-
-
-def _halves(batch: list[_Request]) -> list[list[_Request]]:
-    """A burst of at least ``SPLIT_BURST_AT`` requests as two transactions, else one: the
-    groups that start the alternation ``_Writer._hand_back`` overlaps."""
-    if len(batch) < SPLIT_BURST_AT:
-        return [batch] if batch else []
-    middle = (len(batch) + 1) // 2
-    return [batch[:middle], batch[middle:]]
 
 
 # -- write operations (run on the writer thread, inside a savepoint) ---------------------------
