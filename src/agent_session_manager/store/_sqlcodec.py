@@ -1,5 +1,5 @@
-"""Encodings the SQL backends share: timestamps as integer microseconds, records as JSON text,
-statuses read back from text columns.
+"""Encodings the SQL backends share: an event's row, timestamps as integer microseconds, records
+as JSON text, statuses read back from text columns.
 
 Both SQLite and PostgreSQL store the same columns the same way (store/schema.py), so one
 definition keeps their data interchangeable. Knows the domain values; no database driver.
@@ -11,11 +11,59 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from agent_session_manager.core.errors import ValidationError
+from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
+from agent_session_manager.store._common import check_event, encode_json
+from agent_session_manager.store._idcodec import EVENT_ID_PREFIX, RUN_ID_PREFIX, encode_id
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND: Final = timedelta(microseconds=1)
+
+#: An event as both SQL stores write it: (session_id, id, type, run_id, timestamp in
+#: microseconds, data, metadata or None when empty, provider, schema_version), the ids encoded by
+#: ``store/_idcodec.py``. The insert swaps the session id for the session's integer key.
+EventRow = tuple[str, bytes, str, bytes | None, int, str, str | None, str | None, int]
+
+#: Encoded run ids seen lately: the events of a run share one (cleared when it grows large).
+_run_ids: dict[str, bytes] = {}
+_RUN_IDS_KEPT: Final = 4096
+
+
+def event_row(event: object) -> tuple[Event, EventRow]:
+    """Validate ``event`` and encode its row (raises ``ValidationError`` on bad input).
+
+    This runs once per appended event on the caller's event loop, hence written for speed: the
+    timestamp was checked aware by ``check_event``, empty metadata is not encoded.
+    """
+    checked = check_event(event)
+    run_id, provider, version = checked.run_id, checked.provider, checked.schema_version
+    if run_id is not None and not isinstance(run_id, str):
+        raise ValidationError(f"event run_id must be a string or None, got {run_id!r}")
+    if provider is not None and not isinstance(provider, str):
+        raise ValidationError(f"event provider must be a string or None, got {provider!r}")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValidationError(f"event schema_version must be an int, got {version!r}")
+    metadata = checked.metadata
+    if run_id is None:
+        run = None
+    else:
+        run = _run_ids.get(run_id)
+        if run is None:
+            if len(_run_ids) >= _RUN_IDS_KEPT:
+                _run_ids.clear()
+            run = _run_ids[run_id] = encode_id(run_id, RUN_ID_PREFIX)
+    return checked, (
+        checked.session_id,
+        encode_id(checked.id, EVENT_ID_PREFIX),
+        checked.type,
+        run,
+        (checked.timestamp - EPOCH) // MICROSECOND,
+        encode_json(checked.data, f"data of event {checked.id}").decode(),
+        encode_json(metadata, f"metadata of event {checked.id}").decode() if metadata else None,
+        provider,
+        version,
+    )
 
 
 def to_micros(value: object, what: str) -> int:

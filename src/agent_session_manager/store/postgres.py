@@ -58,7 +58,6 @@ from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store._common import (
     check_cursor,
-    check_event,
     check_id,
     check_ids,
     check_limit,
@@ -66,18 +65,18 @@ from agent_session_manager.store._common import (
     check_session,
     check_timeout,
     check_types,
-    encode_event_payload,
 )
 from agent_session_manager.store._idcodec import (
     EVENT_ID_PREFIX,
     RUN_ID_PREFIX,
     decode_id,
     encode_id,
-    encode_optional_id,
 )
 from agent_session_manager.store._notify import SessionNotifier
 from agent_session_manager.store._sqlcodec import (
+    EventRow,
     dump_record,
+    event_row,
     from_micros,
     run_status,
     session_status,
@@ -232,10 +231,7 @@ _CONNECTION_LOST: Final = (
     OSError,
 )
 
-# (session_id, id, type, run_id, timestamp_us, data, metadata, provider, schema_version), the
-# ids encoded by store/_idcodec.py; the insert swaps the session id for its integer key.
-_EventRow = tuple[str, bytes, str, bytes | None, int, str, str | None, str | None, int]
-_Item = tuple[Event, _EventRow]
+_Item = tuple[Event, EventRow]
 _SessionRow = tuple[str, str, str, int, int, str]
 _RunRow = tuple[str, str, str, int, str]
 
@@ -252,8 +248,9 @@ def _text(value: object, what: str, width: int | None = None) -> str:
 
 
 def _event_item(event: object) -> _Item:
-    checked = check_event(event)
-    data, metadata = encode_event_payload(checked)
+    item = event_row(event)
+    checked = item[0]
+    # PostgreSQL enforces the text columns' widths and refuses NUL characters.
     for name in ("run_id", "provider"):
         value = getattr(checked, name)
         if value is not None:
@@ -261,21 +258,7 @@ def _event_item(event: object) -> _Item:
     _text(checked.session_id, "event session_id", _WIDTHS["session_id"])
     _text(checked.id, "event id", _WIDTHS["id"])
     _text(checked.type, "event type", _WIDTHS["type"])
-    if isinstance(checked.schema_version, bool) or not isinstance(checked.schema_version, int):
-        raise ValidationError(
-            f"event schema_version must be an int, got {checked.schema_version!r}"
-        )
-    return checked, (
-        checked.session_id,
-        encode_id(checked.id, EVENT_ID_PREFIX),
-        checked.type,
-        encode_optional_id(checked.run_id, RUN_ID_PREFIX),
-        to_micros(checked.timestamp, f"timestamp of event {checked.id}"),
-        data.decode(),
-        None if metadata == b"{}" else metadata.decode(),
-        checked.provider,
-        checked.schema_version,
-    )
+    return item
 
 
 def _event_from_record(row: Sequence[Any]) -> Event:

@@ -62,7 +62,6 @@ from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store._common import (
     check_cursor,
-    check_event,
     check_id,
     check_ids,
     check_limit,
@@ -70,20 +69,20 @@ from agent_session_manager.store._common import (
     check_session,
     check_timeout,
     check_types,
-    encode_event_payload,
 )
 from agent_session_manager.store._idcodec import (
     EVENT_ID_PREFIX,
     RUN_ID_PREFIX,
     decode_id,
     encode_id,
-    encode_optional_id,
 )
 from agent_session_manager.store._notify import SessionNotifier
 from agent_session_manager.store._sqlcodec import (
     EPOCH,
     MICROSECOND,
+    EventRow,
     dump_record,
+    event_row,
     run_status,
     session_status,
     to_micros,
@@ -153,37 +152,14 @@ _UPSERT_RUN: Final = (
     " status = excluded.status, created_at = excluded.created_at, record = excluded.record"
 )
 
-# (session_id, id, type, run_id, timestamp_us, data, metadata, provider, schema_version), the
-# ids encoded by store/_idcodec.py; the insert swaps the session id for its integer key.
-_EventRow = tuple[str, bytes, str, bytes | None, int, str, str | None, str | None, int]
+_EventRow = EventRow
 _SessionRow = tuple[str, str, str, int, int, str]
 _RunRow = tuple[str, str, str, int, str]
 _Op = Callable[[sqlite3.Connection, set[str]], Any]
 
 
 # -- encoding -------------------------------------------------------------------------------
-def _event_row(event: object) -> tuple[Event, _EventRow]:
-    checked = check_event(event)
-    data, metadata = encode_event_payload(checked)
-    for name in ("run_id", "provider"):
-        value = getattr(checked, name)
-        if value is not None and not isinstance(value, str):
-            raise ValidationError(f"event {name} must be a string or None, got {value!r}")
-    if isinstance(checked.schema_version, bool) or not isinstance(checked.schema_version, int):
-        raise ValidationError(
-            f"event schema_version must be an int, got {checked.schema_version!r}"
-        )
-    return checked, (
-        checked.session_id,
-        encode_id(checked.id, EVENT_ID_PREFIX),
-        checked.type,
-        encode_optional_id(checked.run_id, RUN_ID_PREFIX),
-        to_micros(checked.timestamp, f"timestamp of event {checked.id}"),
-        data.decode(),
-        None if metadata == b"{}" else metadata.decode(),
-        checked.provider,
-        checked.schema_version,
-    )
+_event_row = event_row
 
 
 def _event_from_row(row: Sequence[Any]) -> Event:
