@@ -69,3 +69,30 @@ def test_ids_are_prefixed_and_time_sortable() -> None:
 def test_malformed_record_raises_validation_error() -> None:
     with pytest.raises(ValidationError):
         Event.from_dict({"type": "run_started"})
+
+
+def test_the_constructor_makes_fresh_defaults_and_keeps_dataclass_behaviour() -> None:
+    import dataclasses
+
+    first, second = Event("a.b", "ses_1"), Event("a.b", "ses_1")
+    assert first.data == {}
+    assert first.metadata == {}
+    assert first.data is not second.data
+    assert first.metadata is not second.metadata
+    assert first.id != second.id
+    assert first.id.startswith("evt_")
+    assert first.timestamp.tzinfo is not None
+    positional = Event("a.b", "ses_1", {"k": 1}, "run_1", {"m": 2}, "p", "evt_x", first.timestamp)
+    assert (positional.data, positional.run_id, positional.metadata) == (
+        {"k": 1},
+        "run_1",
+        {"m": 2},
+    )
+    assert (positional.provider, positional.id, positional.sequence_number) == ("p", "evt_x", None)
+    assert positional.schema_version == 1
+    assert dataclasses.replace(positional, run_id="run_2") == Event(
+        "a.b", "ses_1", {"k": 1}, "run_2", {"m": 2}, "p", "evt_x", first.timestamp
+    )
+    assert [f.name for f in dataclasses.fields(Event)][:2] == ["type", "session_id"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        positional.type = "c.d"  # type: ignore[misc]
