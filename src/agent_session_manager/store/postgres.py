@@ -118,6 +118,13 @@ _EVENT_COLUMNS: Final = (
 _EVENTS_JOIN: Final = (
     "asm_events AS e JOIN asm_session_sequences AS q ON q.session_key = e.session_key"
 )
+# One session's events: its id is $1 (returned as is) and its key looked up once.
+_SESSION_EVENTS: Final = (
+    "SELECT e.type, $1::text, e.data, e.run_id, e.metadata, e.provider, e.id, e.timestamp,"
+    " e.sequence_number, e.schema_version FROM asm_events AS e"
+    " WHERE e.session_key = (SELECT session_key FROM asm_session_sequences"
+    " WHERE session_id = $1) AND e.sequence_number > $2"
+)
 _LOCK_COUNTERS: Final = (
     "SELECT session_id FROM asm_session_sequences WHERE session_id = ANY($1::text[])"
     " ORDER BY session_id FOR UPDATE"
@@ -1024,10 +1031,7 @@ class PostgresSessionStore:
         check_limit(limit)
         type_set = check_types(types)
         params: list[Any] = [_text(session_id, "session_id"), after]
-        sql = (
-            f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN}"
-            " WHERE q.session_id = $1 AND e.sequence_number > $2"
-        )
+        sql = _SESSION_EVENTS
         if before is not None:
             params.append(before)
             sql += f" AND e.sequence_number < ${len(params)}"
