@@ -101,3 +101,23 @@ def test_no_binary_means_no_early_spawn() -> None:
     values = parse_run(["run", "-p", "claude", "x"])
     assert values is not None
     assert claude_plan(values, {"PATH": "/nonexistent"}) is None
+
+
+def test_the_early_parser_knows_every_option_of_asm_run() -> None:
+    """An option it does not know sends every run using it down the slow path (still correct,
+    since the adapter only adopts an identical command line): keep the two lists equal."""
+    import typer
+
+    from agent_session_manager.cli import _early
+    from agent_session_manager.cli.commands import run
+
+    app = typer.Typer(add_completion=False)
+    app.command()(run.run)
+    command = typer.main.get_command(app)
+    declared = {
+        name
+        for param in command.params
+        if param.param_type_name == "option"
+        for name in (*param.opts, *param.secondary_opts)
+    } - {"--help"}
+    assert declared == set(_early._RUN_OPTIONS)
