@@ -79,6 +79,7 @@ from agent_session_manager.store._sqlcodec import (
     event_row,
     from_micros,
     run_status,
+    session_events,
     session_status,
     to_micros,
 )
@@ -118,9 +119,10 @@ _EVENT_COLUMNS: Final = (
 _EVENTS_JOIN: Final = (
     "asm_events AS e JOIN asm_session_sequences AS q ON q.session_key = e.session_key"
 )
-# One session's events: its id is $1 (returned as is) and its key looked up once.
+# One session's events ($1 its id, $2 the cursor), rows for ``session_events``: the key looked
+# up once, the session id not selected back.
 _SESSION_EVENTS: Final = (
-    "SELECT e.type, $1::text, e.data, e.run_id, e.metadata, e.provider, e.id, e.timestamp,"
+    "SELECT e.type, e.data, e.run_id, e.metadata, e.provider, e.id, e.timestamp,"
     " e.sequence_number, e.schema_version FROM asm_events AS e"
     " WHERE e.session_key = (SELECT session_key FROM asm_session_sequences"
     " WHERE session_id = $1) AND e.sequence_number > $2"
@@ -1059,7 +1061,7 @@ class PostgresSessionStore:
             sql += f" LIMIT ${len(params)}"
 
         async def query() -> list[Event]:
-            return [_event_from_record(row) for row in await self._fetch(sql, *params)]
+            return session_events(await self._fetch(sql, *params), session_id)
 
         return query
 

@@ -84,6 +84,7 @@ from agent_session_manager.store._sqlcodec import (
     dump_record,
     event_row,
     run_status,
+    session_events,
     session_status,
     to_micros,
 )
@@ -120,7 +121,7 @@ _EVENT_COLUMNS: Final = (
 _EVENTS_JOIN: Final = (
     "asm_events AS e JOIN asm_session_sequences AS q ON q.session_key = e.session_key"
 )
-# One session's events (parameters: session id, cursor), rows for ``_session_events``. The key
+# One session's events (parameters: session id, cursor), rows for ``session_events``. The key
 # is looked up once, so the primary key gives the order (a join made SQLite scan the counters and
 # sort: +60 us a read); the session id is not selected back (+25 us per 100 rows).
 _SESSION_EVENTS: Final = (
@@ -186,32 +187,6 @@ def _event_from_row(row: Sequence[Any]) -> Event:
         row[8],
         row[9],
     )
-
-
-def _session_events(rows: list[Any], session_id: str) -> list[Event]:
-    """Rows of ``_SESSION_EVENTS`` as ``Event`` objects: the loop every read runs, written for
-    speed (unpacking each row in the ``for``, the event id decoded inline as in
-    ``store/_idcodec.py``: 1.2 us less per event than indexing rows in a helper)."""
-    loads, epoch, micro = orjson.loads, EPOCH, MICROSECOND
-    events = []
-    for type_, data, run_id, metadata, provider, raw_id, micros, number, version in rows:
-        events.append(
-            assemble_event(
-                type_,
-                session_id,
-                loads(data),
-                None if run_id is None else decode_id(run_id, RUN_ID_PREFIX),
-                {} if metadata is None else loads(metadata),
-                provider,
-                "evt_" + raw_id.hex()
-                if len(raw_id) == 16 and raw_id[0] != 0xFF
-                else decode_id(raw_id, EVENT_ID_PREFIX),
-                epoch + micro * micros,
-                number,
-                version,
-            )
-        )
-    return events
 
 
 def _session_row(session: object) -> _SessionRow:
@@ -1150,7 +1125,7 @@ class SQLiteSessionStore:
 
         def query(conn: sqlite3.Connection) -> list[Event]:
             # fetchall first: converting while stepping the cursor is ~20 % slower.
-            return _session_events(conn.execute(sql, params).fetchall(), session_id)
+            return session_events(conn.execute(sql, params).fetchall(), session_id)
 
         return query
 
