@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+
+from agent_session_manager.core.errors import StorageError
+
+T = TypeVar("T")
 
 
 class SessionNotifier:
@@ -64,6 +69,47 @@ class SessionNotifier:
                 if not future.done():
                     future.get_loop().call_soon_threadsafe(_resolve, future)
         self._waiters.clear()
+
+
+async def long_poll(
+    notifier: SessionNotifier,
+    session_id: str,
+    timeout: float,
+    read: Callable[[], Awaitable[list[T]]],
+    closed: Callable[[], bool],
+    woken: Callable[[], Awaitable[list[T]]] | None = None,
+) -> list[T]:
+    """The wait of a SQL store's ``wait_for_events``: ``read`` until it finds something, parking
+    a future on ``notifier`` *before* each re-read (an append landing in between still wakes
+    us), for at most ``timeout`` seconds. After a wake-up ``woken`` (default ``read``) looks
+    again. A store that closes meanwhile ends the wait with nothing, even if a read failed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        found = await read()
+        while not found and not closed():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            future = notifier.register(session_id)
+            try:
+                found = await read()
+            except BaseException:
+                notifier.unregister(session_id, future)
+                raise
+            if found:
+                notifier.unregister(session_id, future)
+                break
+            if not await notifier.wait(session_id, future, remaining):
+                break
+            if closed():
+                break
+            found = await (woken or read)()
+    except StorageError:
+        if closed():
+            return []
+        raise
+    return found
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -72,7 +72,7 @@ from agent_session_manager.store._idcodec import (
     decode_id,
     encode_id,
 )
-from agent_session_manager.store._notify import SessionNotifier
+from agent_session_manager.store._notify import SessionNotifier, long_poll
 from agent_session_manager.store._sqlcodec import (
     EventRow,
     dump_record,
@@ -1087,38 +1087,19 @@ class PostgresSessionStore:
             session_id, after=after, before=None, limit=limit, run_id=run_id, types=types
         )
         self._check_open()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        try:
+        first = True
+
+        async def read() -> list[Event]:
+            nonlocal first
             # LISTEN is active before the first read: a commit after it always wakes us.
-            await self._ensure_listener()
-            found = await query()
-            while not found and not self._closed:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                # Register before re-reading: an append landing in between still wakes us.
-                future = self._notifier.register(session_id)
-                try:
-                    if self._listener is None:
-                        await self._ensure_listener()
-                    found = await query()
-                except BaseException:
-                    self._notifier.unregister(session_id, future)
-                    raise
-                if found:
-                    self._notifier.unregister(session_id, future)
-                    break
-                if not await self._notifier.wait(session_id, future, remaining):
-                    break
-                if self._closed:
-                    break
-                found = await query()
-        except StorageError:
-            if self._closed:
-                return []
-            raise
-        return found
+            if first or self._listener is None:
+                await self._ensure_listener()
+            first = False
+            return await query()
+
+        return await long_poll(
+            self._notifier, session_id, timeout, read, lambda: self._closed, query
+        )
 
     async def flush(
         self,

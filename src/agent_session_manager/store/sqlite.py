@@ -76,7 +76,7 @@ from agent_session_manager.store._idcodec import (
     decode_id,
     encode_id,
 )
-from agent_session_manager.store._notify import SessionNotifier
+from agent_session_manager.store._notify import SessionNotifier, long_poll
 from agent_session_manager.store._sqlcodec import (
     EPOCH,
     MICROSECOND,
@@ -1155,16 +1155,24 @@ class SQLiteSessionStore:
         )
         type_set = check_types(types)
 
-        def read(conn: sqlite3.Connection) -> tuple[int, list[Event]]:
+        def read_counter_and_events(conn: sqlite3.Connection) -> tuple[int, list[Event]]:
             # The counter first: every event up to it is visible to the query that follows.
             found = conn.execute(_LAST_SEQUENCE, (session_id,)).fetchone()
             return (0 if found is None else int(found[0])), query(conn)
 
-        def delivered(seen: int) -> list[Event]:
-            """The matching events of the commit that woke us, if it came right after ``seen``."""
+        seen = 0  # the session's counter at the last read
+
+        async def read() -> list[Event]:
+            nonlocal seen
+            seen, found = await self._read(read_counter_and_events)
+            return found
+
+        async def woken() -> list[Event]:
+            # Woken by our own writer's commit of exactly the numbers after what we read: its
+            # events are all there is to see (no thread round trip to read them back).
             recent = self._recent.get(session_id)
             if recent is None or recent[0] != seen:
-                return []
+                return await read()
             matching = [
                 event
                 for event in recent[1]
@@ -1172,43 +1180,16 @@ class SQLiteSessionStore:
                 and (run_id is None or event.run_id == run_id)
                 and (type_set is None or event.type in type_set)
             ]
-            return matching[:limit] if limit is not None else matching
+            found = matching[:limit] if limit is not None else matching
+            return found or await read()
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         self._add_waiter(session_id)
         try:
-            seen, found = await self._read(read)
-            while not found and not self._closed:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                # Register before re-reading: an append landing in between still wakes us.
-                future = self._notifier.register(session_id)
-                try:
-                    seen, found = await self._read(read)
-                except BaseException:
-                    self._notifier.unregister(session_id, future)
-                    raise
-                if found:
-                    self._notifier.unregister(session_id, future)
-                    break
-                if not await self._notifier.wait(session_id, future, remaining):
-                    break
-                if self._closed:
-                    break
-                # Woken by our own writer's commit of exactly the numbers after what we read:
-                # its events are all there is to see (no thread round trip to read them back).
-                found = delivered(seen)
-                if not found:
-                    seen, found = await self._read(read)
-        except StorageError:
-            if self._closed:
-                return []
-            raise
+            return await long_poll(
+                self._notifier, session_id, timeout, read, lambda: self._closed, woken
+            )
         finally:
             self._remove_waiter(session_id)
-        return found
 
     def _add_waiter(self, session_id: str) -> None:
         first = not self._waiting
