@@ -27,7 +27,12 @@ from agent_session_manager.core.errors import (
     RunTimeout,
     ValidationError,
 )
-from agent_session_manager.core.events import Event, EventType
+from agent_session_manager.core.events import (
+    SESSION_LIFECYCLE_EVENTS,
+    TERMINAL_RUN_EVENTS,
+    Event,
+    EventType,
+)
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import ProviderHandle, Run, Session
 from agent_session_manager.core.redaction import Redactor
@@ -67,17 +72,8 @@ _SESSION_EVENTS = {
 _ADAPTER_LIFECYCLE = frozenset(
     {
         EventType.RUN_STARTED,
-        EventType.RUN_COMPLETED,
-        EventType.RUN_FAILED,
-        EventType.RUN_CANCELLED,
-        EventType.RUN_TIMED_OUT,
-        EventType.SESSION_CREATED,
-        EventType.SESSION_STARTED,
-        EventType.SESSION_PAUSED,
-        EventType.SESSION_RESUMED,
-        EventType.SESSION_COMPLETED,
-        EventType.SESSION_FAILED,
-        EventType.SESSION_CANCELLED,
+        *TERMINAL_RUN_EVENTS,
+        *SESSION_LIFECYCLE_EVENTS,
         EventType.MESSAGE_SENT,
     }
 )

@@ -34,7 +34,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, Event, EventType
+from agent_session_manager.core.events import (
+    SESSION_LIFECYCLE_EVENTS,
+    TERMINAL_RUN_EVENTS,
+    Event,
+    EventType,
+)
 from agent_session_manager.core.models import Run, Session
 
 if TYPE_CHECKING:
@@ -426,13 +431,7 @@ class _OtelRun:
 #: Event types the audit log records.
 AUDIT_EVENT_TYPES = frozenset(
     {
-        EventType.SESSION_CREATED,
-        EventType.SESSION_STARTED,
-        EventType.SESSION_PAUSED,
-        EventType.SESSION_RESUMED,
-        EventType.SESSION_COMPLETED,
-        EventType.SESSION_FAILED,
-        EventType.SESSION_CANCELLED,
+        *SESSION_LIFECYCLE_EVENTS,
         EventType.RUN_STARTED,
         *TERMINAL_RUN_EVENTS,
         EventType.POLICY_VIOLATION,

@@ -59,6 +59,19 @@ TERMINAL_RUN_EVENTS = frozenset(
     }
 )
 
+#: Session lifecycle event types: the manager writes them, never an adapter.
+SESSION_LIFECYCLE_EVENTS = frozenset(
+    {
+        EventType.SESSION_CREATED,
+        EventType.SESSION_STARTED,
+        EventType.SESSION_PAUSED,
+        EventType.SESSION_RESUMED,
+        EventType.SESSION_COMPLETED,
+        EventType.SESSION_FAILED,
+        EventType.SESSION_CANCELLED,
+    }
+)
+
 #: Names allowed for custom (non-canonical) event types.
 CUSTOM_TYPE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.:/-]{0,127}")
 

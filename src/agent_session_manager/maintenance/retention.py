@@ -33,7 +33,12 @@ from agent_session_manager.artifacts.protocol import (
 )
 from agent_session_manager.core.clock import format_timestamp, utcnow
 from agent_session_manager.core.errors import SessionNotFound, ValidationError
-from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, Event, EventType
+from agent_session_manager.core.events import (
+    SESSION_LIFECYCLE_EVENTS,
+    TERMINAL_RUN_EVENTS,
+    Event,
+    EventType,
+)
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.maintenance.query import iter_events, iter_sessions, json_size
 from agent_session_manager.store.protocol import SessionStore
@@ -43,13 +48,7 @@ logger = logging.getLogger(__name__)
 #: Event types never pruned by ``max_events_per_session``.
 PROTECTED_EVENT_TYPES: frozenset[str] = frozenset(
     {
-        EventType.SESSION_CREATED,
-        EventType.SESSION_STARTED,
-        EventType.SESSION_PAUSED,
-        EventType.SESSION_RESUMED,
-        EventType.SESSION_COMPLETED,
-        EventType.SESSION_FAILED,
-        EventType.SESSION_CANCELLED,
+        *SESSION_LIFECYCLE_EVENTS,
         EventType.RUN_STARTED,
         EventType.ERROR_OCCURRED,
         *TERMINAL_RUN_EVENTS,

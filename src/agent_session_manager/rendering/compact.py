@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_session_manager.core.events import Event, EventType
+from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, Event, EventType
 from agent_session_manager.rendering._text import (
     BLUE,
     DIM,
@@ -41,16 +41,6 @@ _SESSION_TOKENS: dict[str, str] = {
     EventType.SESSION_FAILED: "s-:failed",
     EventType.SESSION_CANCELLED: "s-:cancelled",
 }
-
-
-_RUN_ENDINGS = frozenset(
-    {
-        EventType.RUN_COMPLETED,
-        EventType.RUN_FAILED,
-        EventType.RUN_CANCELLED,
-        EventType.RUN_TIMED_OUT,
-    }
-)
 
 
 class CompactRenderer:
@@ -96,7 +86,7 @@ class CompactRenderer:
             # What follows a finished run (the next run's input) starts a new line.
             self._run_ended = False
             prefix = self._end_line()
-        if kind in _RUN_ENDINGS:
+        if kind in TERMINAL_RUN_EVENTS:
             self._run_ended = True
         return prefix + self._by_type(kind, data)
 
