@@ -22,7 +22,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import orjson
 
@@ -31,6 +31,9 @@ from agent_session_manager.core.errors import ProviderError
 from agent_session_manager.providers._prestart import MAX_ARG_BYTES as MAX_ARG_BYTES
 from agent_session_manager.providers._prestart import PrestartedProcess, locate_binary
 from agent_session_manager.providers.base import ProviderEvent
+
+if TYPE_CHECKING:
+    from agent_session_manager.core.usage import TokenUsage
 
 logger = logging.getLogger(__name__)
 
@@ -609,6 +612,19 @@ _STATUS_CODES = {
     504: "provider_timeout",
     529: "provider_overloaded",
 }
+
+
+def usage_data(usage: TokenUsage, model: str | None) -> dict[str, Any]:
+    """``token_usage_updated`` data for one model call's ``usage`` (and ``model``, if any)."""
+    data: dict[str, Any] = {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_creation_tokens": usage.cache_creation_tokens,
+    }
+    if model:
+        data["model"] = model
+    return data
 
 
 def flag_args(extra: Mapping[str, Any]) -> list[str]:

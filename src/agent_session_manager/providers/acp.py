@@ -30,7 +30,7 @@ from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.providers._subprocess import CLIProcess, status_error
+from agent_session_manager.providers._subprocess import CLIProcess, status_error, usage_data
 from agent_session_manager.providers.base import (
     AdapterOptions,
     PermissionMode,
@@ -248,15 +248,9 @@ class ACPUpdateParser:
             return events
         usage = _usage(response.get("usage"))
         if usage is not None:
-            data: dict[str, Any] = {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "cache_read_tokens": usage.cache_read_tokens,
-                "cache_creation_tokens": usage.cache_creation_tokens,
-            }
-            if self.model:
-                data["model"] = self.model
-            events.append(ProviderEvent(EventType.TOKEN_USAGE_UPDATED, data))
+            events.append(
+                ProviderEvent(EventType.TOKEN_USAGE_UPDATED, usage_data(usage, self.model))
+            )
         events.append(ProviderEvent(EventType.TURN_COMPLETED, {"turn": 1, "stop_reason": stop}))
         completion: dict[str, Any] = {"stop_reason": stop}
         if self._last_text is not None:

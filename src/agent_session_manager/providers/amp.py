@@ -32,6 +32,7 @@ from agent_session_manager.providers._subprocess import (
     CLIAdapterBase,
     flag_args,
     status_error,
+    usage_data,
 )
 from agent_session_manager.providers.base import (
     AdapterOptions,
@@ -110,12 +111,7 @@ class AmpStreamParser:
         usage = claude_usage(message.get("usage"))
         if usage.total_tokens:
             self._usage = self._usage + usage
-            data = {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "cache_read_tokens": usage.cache_read_tokens,
-                "cache_creation_tokens": usage.cache_creation_tokens,
-            }
+            data = usage_data(usage, None)
             if isinstance(model, str):
                 data["model"] = model
             events.append(ProviderEvent(EventType.TOKEN_USAGE_UPDATED, data))

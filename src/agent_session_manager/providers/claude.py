@@ -27,6 +27,7 @@ from agent_session_manager.providers._subprocess import (
     CLIAdapterBase,
     flag_args,
     status_error,
+    usage_data,
 )
 from agent_session_manager.providers.base import (
     PermissionMode,
@@ -162,16 +163,8 @@ class ClaudeStreamParser:
             turn: dict[str, Any] = {"turn": self._turns}
             if isinstance(self._call_stop, str):
                 turn["stop_reason"] = self._call_stop
-            data: dict[str, Any] = {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "cache_read_tokens": usage.cache_read_tokens,
-                "cache_creation_tokens": usage.cache_creation_tokens,
-            }
-            if self.model:
-                data["model"] = self.model
             return [
-                ProviderEvent(EventType.TOKEN_USAGE_UPDATED, data),
+                ProviderEvent(EventType.TOKEN_USAGE_UPDATED, usage_data(usage, self.model)),
                 ProviderEvent(EventType.TURN_COMPLETED, turn),
             ]
         return []
@@ -240,15 +233,9 @@ class ClaudeStreamParser:
         # Usage not yet reported per call (no partial messages): report the rest now.
         rest = usage.since(self._usage_reported)
         if rest.total_tokens:
-            data: dict[str, Any] = {
-                "input_tokens": rest.input_tokens,
-                "output_tokens": rest.output_tokens,
-                "cache_read_tokens": rest.cache_read_tokens,
-                "cache_creation_tokens": rest.cache_creation_tokens,
-            }
-            if self.model:
-                data["model"] = self.model
-            events.append(ProviderEvent(EventType.TOKEN_USAGE_UPDATED, data))
+            events.append(
+                ProviderEvent(EventType.TOKEN_USAGE_UPDATED, usage_data(rest, self.model))
+            )
         if obj.get("is_error") or obj.get("subtype") != "success":
             events.append(ProviderEvent(EventType.RUN_FAILED, self._failure(obj)))
             return events

@@ -32,6 +32,7 @@ from agent_session_manager.providers._subprocess import (
     CLIAdapterBase,
     flag_args,
     status_error,
+    usage_data,
 )
 from agent_session_manager.providers.base import (
     PermissionMode,
@@ -67,18 +68,6 @@ def codex_usage(raw: Mapping[str, Any] | None) -> TokenUsage:
         cache_read_tokens=int(raw.get("cached_input_tokens") or 0),
         cache_creation_tokens=int(raw.get("cache_write_input_tokens") or 0),
     )
-
-
-def _usage_data(usage: TokenUsage, model: str | None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_read_tokens": usage.cache_read_tokens,
-        "cache_creation_tokens": usage.cache_creation_tokens,
-    }
-    if model:
-        data["model"] = model
-    return data
 
 
 class CodexStreamParser:
@@ -218,7 +207,7 @@ class CodexStreamParser:
         if self._last_text is not None:
             completion["content"] = self._last_text
         return [
-            ProviderEvent(EventType.TOKEN_USAGE_UPDATED, _usage_data(delta, self.model)),
+            ProviderEvent(EventType.TOKEN_USAGE_UPDATED, usage_data(delta, self.model)),
             ProviderEvent(
                 EventType.TURN_COMPLETED, {"turn": self._turns, "stop_reason": "end_turn"}
             ),
