@@ -313,10 +313,23 @@ class SessionManager:
                 f"session {session_id} is {session.status}; runs need an active session",
                 details={"id": session_id, "status": str(session.status)},
             )
+        return await self._create_run(
+            session_id, input, required_capabilities, optional_capabilities, metadata
+        )
+
+    async def _create_run(
+        self,
+        session_id: str,
+        input: str | Mapping[str, Any],
+        required: Sequence[CapabilityType | str],
+        optional: Sequence[CapabilityType | str],
+        metadata: Mapping[str, Any] | None,
+    ) -> Run:
+        """Check the input and capabilities and store a ``pending`` run; the caller has checked
+        the session's status."""
         messages = normalize_input(input)
-        if required_capabilities or optional_capabilities:
-            resolver = _resolver(required_capabilities, optional_capabilities)
-            resolver.negotiate(self.adapter.capabilities())
+        if required or optional:
+            _resolver(required, optional).negotiate(self.adapter.capabilities())
         run = Run(
             session_id=session_id,
             input=self.pipeline.redact({"messages": [m.model_dump() for m in messages]}),

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
-from agent_session_manager.core.capabilities import CapabilityResolver, CapabilityType
+from agent_session_manager.core.capabilities import CapabilityType
 from agent_session_manager.core.errors import (
     ASMError,
     ConcurrencyError,
@@ -34,7 +34,7 @@ from agent_session_manager.core.errors import (
 from agent_session_manager.core.events import Event, EventType
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run
-from agent_session_manager.manager import RunResult, SessionManager, normalize_input
+from agent_session_manager.manager import RunResult, SessionManager
 from agent_session_manager.pipeline import EmitContext, EventCallback
 from agent_session_manager.providers.base import AdapterOptions
 from agent_session_manager.runtime.limiter import ConcurrencyLimiter
@@ -594,20 +594,7 @@ class SessionServer:
         session = await self.manager.get_session(self.session_id)
         if session.status.is_terminal:
             raise InvalidTransition(f"session {self.session_id} is {session.status}")
-        messages = normalize_input(input)
-        if required:
-            try:
-                wanted = frozenset(CapabilityType(c) for c in required)
-            except ValueError as exc:
-                raise ValidationError(str(exc), code="invalid_capability_type") from exc
-            CapabilityResolver(required=wanted).negotiate(self.manager.adapter.capabilities())
-        run = Run(
-            session_id=self.session_id,
-            input=self.manager.pipeline.redact({"messages": [m.model_dump() for m in messages]}),
-            metadata=dict(metadata or {}),
-        )
-        await self.manager.store.save_run(run)
-        return run
+        return await self.manager._create_run(self.session_id, input, required, (), metadata)
 
     def _closed_future(self) -> asyncio.Future[None] | None:
         return self._closed_signal
