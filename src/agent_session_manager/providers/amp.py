@@ -30,6 +30,7 @@ from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
     CLIAdapterBase,
+    failure_data,
     flag_args,
     status_error,
     usage_data,
@@ -210,15 +211,7 @@ def _failure(obj: Mapping[str, Any]) -> dict[str, Any]:
         if status is not None
         else ProviderError(text, code="provider_error", provider_error=raw)
     )
-    data: dict[str, Any] = {
-        "error_code": error.code,
-        "error_message": error.message,
-        "retryable": error.retryable,
-        "provider_error": raw,
-    }
-    if error.details:
-        data["details"] = error.details
-    return data
+    return failure_data(error)
 
 
 class AmpAdapter(CLIAdapterBase):

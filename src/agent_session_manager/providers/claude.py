@@ -25,6 +25,7 @@ from agent_session_manager.providers._prestart import CLAUDE_PERMISSION_FLAGS, c
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
     CLIAdapterBase,
+    failure_data,
     flag_args,
     status_error,
     usage_data,
@@ -271,15 +272,7 @@ class ClaudeStreamParser:
                 details={"subtype": subtype},
                 provider_error=raw,
             )
-        data: dict[str, Any] = {
-            "error_code": error.code,
-            "error_message": error.message,
-            "retryable": error.retryable,
-            "provider_error": raw,
-        }
-        if error.details:
-            data["details"] = error.details
-        return data
+        return failure_data(error)
 
 
 def _result_text(content: Any) -> str:

@@ -30,6 +30,7 @@ from agent_session_manager.providers._prestart import PrestartedProcess
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
     CLIAdapterBase,
+    failure_data,
     flag_args,
     status_error,
     usage_data,
@@ -257,15 +258,7 @@ def _failure(message: str) -> dict[str, Any]:
         if status is not None
         else ProviderError(text or "codex turn failed", provider_error=provider_error)
     )
-    data: dict[str, Any] = {
-        "error_code": error_obj.code,
-        "error_message": error_obj.message,
-        "retryable": error_obj.retryable,
-        "provider_error": provider_error,
-    }
-    if error_obj.details:
-        data["details"] = error_obj.details
-    return data
+    return failure_data(error_obj)
 
 
 class CodexAdapter(CLIAdapterBase):
