@@ -874,17 +874,9 @@ def _resolver(
 
 
 def _error_data(error: ASMError) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "error_code": error.code,
-        "error_message": error.message,
-        "category": str(error.category),
-        "retryable": error.retryable,
-    }
-    if error.details:
-        data["details"] = error.details
-    if error.provider_error is not None:
-        data["provider_error"] = error.provider_error
-    return data
+    """``error.to_dict()`` under the event schema's names (``error_code``, ``error_message``)."""
+    data = error.to_dict()
+    return {"error_code": data.pop("code"), "error_message": data.pop("message"), **data}
 
 
 def _error_from_event(data: Any) -> ASMError:
