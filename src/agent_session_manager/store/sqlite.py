@@ -88,7 +88,11 @@ from agent_session_manager.store._sqlcodec import (
     session_status,
     to_micros,
 )
-from agent_session_manager.store.migrations import HEAD_REVISION, check_known_revision
+from agent_session_manager.store.migrations import (
+    HEAD_REVISION,
+    check_known_revision,
+    single_revision,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +240,9 @@ def _connect(path: Path, *, query_only: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def _read_revision(path: Path) -> str | None:
+def read_revision(path: Path) -> str | None:
+    """The Alembic revision of the SQLite file at ``path`` (``None`` without one), read with
+    plain ``sqlite3``; fails closed on several heads (``migrations.single_revision``)."""
     with _closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
         has_table = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
@@ -244,13 +250,7 @@ def _read_revision(path: Path) -> str | None:
         if has_table is None:
             return None
         rows = [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
-    if len(rows) > 1:
-        raise StorageError(
-            f"the database has several schema heads {rows!r}; this code knows one",
-            code="schema_too_new",
-            details={"revisions": rows, "head": HEAD_REVISION},
-        )
-    return rows[0] if rows else None
+    return single_revision(rows)
 
 
 class _closing:
@@ -271,7 +271,7 @@ def _prepare(where: str | os.PathLike[str]) -> tuple[Path, sqlite3.Connection]:
     path = Path(where).expanduser().absolute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        revision = _read_revision(path)
+        revision = read_revision(path)
         check_known_revision(revision)  # fail closed before changing anything
         conn = _connect(path)
         try:

@@ -186,13 +186,18 @@ async def upgrade_postgres(dsn: str, target: str = "head") -> None:
 
 
 async def postgres_revision(conn: Any) -> str | None:
-    """The Alembic revision of a PostgreSQL database (an asyncpg connection), ``None`` if none.
-
-    Several rows (branches this code never makes) count as newer than this code.
-    """
+    """The Alembic revision of a PostgreSQL database (an asyncpg connection), ``None`` if none
+    (see :func:`single_revision`)."""
     if await conn.fetchval("SELECT to_regclass('alembic_version')") is None:
         return None
-    rows = [str(r[0]) for r in await conn.fetch("SELECT version_num FROM alembic_version")]
+    return single_revision(
+        [str(r[0]) for r in await conn.fetch("SELECT version_num FROM alembic_version")]
+    )
+
+
+def single_revision(rows: list[str]) -> str | None:
+    """The revision held by ``alembic_version``'s rows: ``None`` if empty; several rows
+    (branches this code never makes) count as newer than this code."""
     if len(rows) > 1:
         raise StorageError(
             f"the database has several schema heads {rows!r}; this code knows one",
