@@ -48,6 +48,22 @@ async def open_store(url: str | None = None) -> SessionStore:
 
     Anything else raises :class:`ValidationError` listing the supported spellings.
     """
+    kind, where, url = _parse(url)
+    if kind == "memory":
+        if where:
+            raise ValidationError(f"memory:// takes no path or options, got {url!r}")
+        from agent_session_manager.store.memory import InMemorySessionStore
+
+        return InMemorySessionStore()
+    if kind == "sqlite":
+        return await _open_sqlite(where)
+    return await _open_postgres(where)
+
+
+def _parse(url: str | None) -> tuple[str, str, str]:
+    """``(kind, where, url)`` for a store URL (``None``: ``$ASM_STORE``, else the default): kind
+    ``memory`` (where: what follows ``memory://``), ``sqlite`` (where: the file path) or
+    ``postgresql`` (where: the URL); anything else raises :class:`ValidationError`."""
     if url is None:
         url = os.environ.get(STORE_ENV_VAR) or default_store_url()
     if not isinstance(url, str) or not url.strip():
@@ -55,18 +71,14 @@ async def open_store(url: str | None = None) -> SessionStore:
     url = url.strip()
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return await _open_sqlite(url)
+        return "sqlite", url, url
     base = scheme.lower().partition("+")[0]
     if base == "memory":
-        if rest:
-            raise ValidationError(f"memory:// takes no path or options, got {url!r}")
-        from agent_session_manager.store.memory import InMemorySessionStore
-
-        return InMemorySessionStore()
+        return "memory", rest, url
     if base == "sqlite":
-        return await _open_sqlite(_sqlite_path(url, rest))
+        return "sqlite", _sqlite_path(url, rest), url
     if base in _POSTGRES_SCHEMES:
-        return await _open_postgres(url)
+        return "postgresql", url, url
     raise ValidationError(
         f"unsupported store URL scheme {scheme!r}; supported: {', '.join(SUPPORTED_SCHEMES)}",
         details={"scheme": scheme, "supported": list(SUPPORTED_SCHEMES)},
@@ -112,25 +124,14 @@ async def upgrade_store(url: str | None = None) -> tuple[str | None, str]:
     Fails closed with ``StorageError(code="schema_too_new")`` on a database written by a newer
     release. ``memory://`` has no schema and raises :class:`ValidationError`.
     """
-    if url is None:
-        url = os.environ.get(STORE_ENV_VAR) or default_store_url()
-    if not isinstance(url, str) or not url.strip():
-        raise ValidationError(f"store URL must be a non-empty string, got {url!r}")
-    url = url.strip()
-    scheme, sep, rest = url.partition("://")
-    base = scheme.lower().partition("+")[0] if sep else "sqlite"
-    if base in _POSTGRES_SCHEMES:
+    kind, where, _ = _parse(url)
+    if kind == "postgresql":
         from agent_session_manager.store.postgres import asyncpg_dsn, prepare_schema
 
-        return await prepare_schema(asyncpg_dsn(url))
-    if base == "sqlite":
-        return await _upgrade_sqlite(_sqlite_path(url, rest) if sep else url)
-    if base == "memory":
-        raise ValidationError("memory:// stores have no schema to upgrade")
-    raise ValidationError(
-        f"unsupported store URL scheme {scheme!r}; supported: {', '.join(SUPPORTED_SCHEMES)}",
-        details={"scheme": scheme, "supported": list(SUPPORTED_SCHEMES)},
-    )
+        return await prepare_schema(asyncpg_dsn(where))
+    if kind == "sqlite":
+        return await _upgrade_sqlite(where)
+    raise ValidationError("memory:// stores have no schema to upgrade")
 
 
 async def _upgrade_sqlite(path: str) -> tuple[str | None, str]:
@@ -138,27 +139,16 @@ async def _upgrade_sqlite(path: str) -> tuple[str | None, str]:
     import sqlite3
 
     from agent_session_manager.store.migrations import HEAD_REVISION
+    from agent_session_manager.store.sqlite import read_revision
 
     def revision() -> str | None:
         file = Path(path).expanduser()
         if not file.exists():
             return None
         try:
-            conn = sqlite3.connect(file)
+            return read_revision(file)
         except sqlite3.Error:
             return None  # opening the store below reports it properly
-        try:
-            found = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-            ).fetchone()
-            if found is None:
-                return None
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-            return None if row is None else str(row[0])
-        except sqlite3.Error:
-            return None
-        finally:
-            conn.close()
 
     before = await asyncio.to_thread(revision)
     store = await _open_sqlite(path)  # opening migrates (and fails closed on a newer schema)
