@@ -41,6 +41,7 @@ from agent_session_manager.pipeline import (
     EmitContext,
     EventCallback,
     EventPipeline,
+    invoke_callback,
     invoke_callbacks,
 )
 from agent_session_manager.providers.base import (
@@ -741,7 +742,8 @@ class _RunDriver:
             except Exception:
                 logger.exception("instrumentation failed on an event of run %s", self.run_id)
         self._events.append(stored)
-        await invoke_callbacks(self.on_event, (stored,))
+        if self.on_event is not None:
+            await invoke_callback(self.on_event, stored)
         return stored
 
     # -- finalization -----------------------------------------------------------------------
