@@ -44,10 +44,13 @@ class UsageRow:
     runs_without_cost: int = 0
     _session_ids: set[str] = field(default_factory=set, repr=False, compare=False)
 
-    def _add(self, session: Session, run: Run) -> None:
-        if session.id not in self._session_ids:
-            self._session_ids.add(session.id)
+    def _count_session(self, session_id: str) -> None:
+        if session_id not in self._session_ids:
+            self._session_ids.add(session_id)
             self.sessions += 1
+
+    def _add(self, session: Session, run: Run) -> None:
+        self._count_session(session.id)
         self.runs += 1
         self.usage = self.usage + run.token_usage
         if run.cost_usd is None:
@@ -124,13 +127,8 @@ async def usage_summary(
             continue
         if grouping is not UsageGrouping.PROVIDER:
             key = session.id if grouping is UsageGrouping.SESSION else session.agent_id
-            row = rows.setdefault(key, UsageRow(key=key))
-            if session.id not in row._session_ids:
-                row._session_ids.add(session.id)
-                row.sessions += 1
-        if session.id not in total._session_ids:
-            total._session_ids.add(session.id)
-            total.sessions += 1
+            rows.setdefault(key, UsageRow(key=key))._count_session(session.id)
+        total._count_session(session.id)
         for run in runs:
             if grouping is UsageGrouping.SESSION:
                 key = session.id
