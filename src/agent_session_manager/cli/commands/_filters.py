@@ -1,5 +1,5 @@
-"""Parsing of the maintenance commands' shared options: points in time (``--since``/``--until``)
-and the optional artifact folder (``--artifacts``).
+"""Parsing of the maintenance commands' shared options: points in time (``--since``/``--until``),
+session statuses (``--status``) and the optional artifact folder (``--artifacts``).
 
 Knows command-line spellings only; it opens nothing and reads no store.
 """
@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agent_session_manager.cli._runtime import UsageError
+
+if TYPE_CHECKING:
+    from agent_session_manager.core.lifecycle import SessionStatus
 
 _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -64,3 +67,14 @@ def parse_when(value: str | None, option: str, *, now: datetime | None = None) -
             "(2030-01-31T12:00:00Z) or an age (7d, 12h, 30m)"
         ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_session_status(value: str) -> SessionStatus:
+    """A ``--status`` value (any case, surrounding blanks ignored) as a ``SessionStatus``."""
+    from agent_session_manager.core.lifecycle import SessionStatus
+
+    try:
+        return SessionStatus(value.strip().lower())
+    except ValueError:
+        choices = ", ".join(s.value for s in SessionStatus)
+        raise UsageError(f"invalid status '{value}': choose one of {choices}") from None

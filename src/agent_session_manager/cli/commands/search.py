@@ -13,8 +13,13 @@ import typer
 
 from agent_session_manager.cli import _output
 from agent_session_manager.cli._options import JsonOption, StoreOption
-from agent_session_manager.cli._runtime import UsageError, open_cli_store, run_async
-from agent_session_manager.cli.commands._filters import SinceOption, UntilOption, parse_when
+from agent_session_manager.cli._runtime import open_cli_store, run_async
+from agent_session_manager.cli.commands._filters import (
+    SinceOption,
+    UntilOption,
+    parse_session_status,
+    parse_when,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -82,7 +87,7 @@ def search(
     run_async(
         _search(
             text,
-            tuple(_status(value) for value in status or ()),
+            tuple(parse_session_status(value).value for value in status or ()),
             agent,
             provider,
             tuple(tag or ()),
@@ -147,13 +152,3 @@ async def _search(
     )
     if page.next_cursor:
         _output.err(f"more: --cursor {page.next_cursor}")
-
-
-def _status(value: str) -> str:
-    from agent_session_manager.core.lifecycle import SessionStatus
-
-    try:
-        return SessionStatus(value.strip().lower()).value
-    except ValueError:
-        choices = ", ".join(s.value for s in SessionStatus)
-        raise UsageError(f"invalid status '{value}': choose one of {choices}") from None

@@ -14,8 +14,13 @@ import typer
 from agent_session_manager.cli import _output
 from agent_session_manager.cli._options import JsonOption, StoreOption
 from agent_session_manager.cli._providers import build_adapter, check_provider
-from agent_session_manager.cli._runtime import CliError, UsageError, open_cli_store, run_async
-from agent_session_manager.cli.commands._filters import SinceOption, UntilOption, parse_when
+from agent_session_manager.cli._runtime import CliError, open_cli_store, run_async
+from agent_session_manager.cli.commands._filters import (
+    SinceOption,
+    UntilOption,
+    parse_session_status,
+    parse_when,
+)
 from agent_session_manager.cli.commands.search import search
 
 if TYPE_CHECKING:
@@ -71,7 +76,7 @@ def list_sessions(
       asm sessions list --status active --tag demo
       asm sessions list --json --limit 5
     """
-    wanted = _session_status(status) if status is not None else None
+    wanted = parse_session_status(status) if status is not None else None
     window = (parse_when(since, "--since"), parse_when(until, "--until"))
     run_async(_list(wanted, agent, tuple(tag or ()), window, limit, as_json, store))
 
@@ -299,16 +304,6 @@ def _session_fields(session: Session) -> list[tuple[str, str]]:
     if session.metadata:
         fields.append(("metadata", _output.one_line(_output.json_text(session.metadata), 100)))
     return fields
-
-
-def _session_status(value: str) -> SessionStatus:
-    from agent_session_manager.core.lifecycle import SessionStatus
-
-    try:
-        return SessionStatus(value.strip().lower())
-    except ValueError:
-        choices = ", ".join(s.value for s in SessionStatus)
-        raise UsageError(f"invalid status '{value}': choose one of {choices}") from None
 
 
 # `asm sessions search` lives in its own module; it belongs to this group.
