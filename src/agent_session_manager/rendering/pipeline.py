@@ -80,20 +80,19 @@ class RenderPipeline:
             self._failed("renderer", "finish")
             closing = ""
         for name, sink in zip(self.names, self.sinks, strict=True):
-            for step in ("write", "flush", "close"):
-                if step == "close" and not close:
-                    break
-                try:
-                    if step == "write":
-                        if closing:
-                            await sink.write(closing)
-                    elif step == "flush":
-                        await sink.flush()
-                    else:
-                        await sink.close()
-                except Exception:
-                    self._failed(name, step)
+            if closing:
+                await self._step(name, sink, "write", closing)
+            await self._step(name, sink, "flush")
+            if close:
+                await self._step(name, sink, "close")
         return self.summary
+
+    async def _step(self, name: str, sink: Sink, step: str, *args: str) -> None:
+        """``sink.<step>(*args)``; a failure is counted, not raised."""
+        try:
+            await getattr(sink, step)(*args)
+        except Exception:
+            self._failed(name, step)
 
     def _failed(self, name: str, step: str) -> None:
         count = self.summary.errors.get(name, 0) + 1
