@@ -2,8 +2,8 @@
 
 Pure string work. A :class:`Redactor` holds named patterns; :meth:`Redactor.redact` walks any
 JSON-like value and returns a copy with every match replaced (the input is never mutated), plus the
-number of replacements. Strings are first checked against one combined pattern, so text without a
-secret costs a single regex scan.
+number of replacements. A pattern's regex runs only on strings that contain one of its lowercase
+keywords (plain substring checks), so ordinary text costs a few ``in`` checks and no regex scan.
 """
 
 from __future__ import annotations
