@@ -198,23 +198,6 @@ async def test_concurrent_writes_are_group_committed(store: PostgresSessionStore
         assert mine == list(range(1, 51))
 
 
-async def test_a_session_without_its_counter_row_gets_one(
-    store: PostgresSessionStore, postgres_url: str
-) -> None:
-    """Counter rows written by other tooling may be missing: the batch takes the slow path
-    (no reservation in the first round trip) and the session starts at 1."""
-    bare, normal = await _session(store), await _session(store)
-    await _fetch(postgres_url, f"DELETE FROM asm_session_sequences WHERE session_id = '{bare.id}'")
-    stored = await asyncio.gather(
-        store.append_event(_event(bare.id, 1)),
-        store.append_event(_event(normal.id, 2)),
-        store.append_events([_event(normal.id, 3), _event(bare.id, 4)]),
-    )
-    assert [e.sequence_number for e in stored[2]] == [2, 2]
-    assert (await store.get_events(bare.id))[0].data["n"] == 1
-    assert await store.latest_sequence(bare.id) == 2
-
-
 async def test_a_failing_request_does_not_poison_its_batch(store: PostgresSessionStore) -> None:
     session = await _session(store)
     run = Run(session_id=session.id)
@@ -248,66 +231,6 @@ async def test_over_long_ids_are_rejected(store: PostgresSessionStore) -> None:
     with pytest.raises(ValidationError):
         await store.save_session(Session(agent_id="a" * 300))
     assert await store.latest_sequence(session.id) == 0
-
-
-async def test_reopen_preserves_everything(postgres_url: str) -> None:
-    async with await PostgresSessionStore.open(postgres_url) as store:
-        session = await _session(store, tags=("a", "b"), metadata={"k": "v"})
-        run = Run(session_id=session.id).transition(RunStatus.RUNNING)
-        await store.save_run(run)
-        events = await store.append_events([_event(session.id, i, run_id=run.id) for i in range(5)])
-    async with await PostgresSessionStore.open(postgres_url) as store:
-        assert await store.get_session(session.id) == session
-        assert await store.get_run(run.id) == run
-        assert await store.get_events(session.id) == events
-        assert (await store.append_event(_event(session.id))).sequence_number == 6
-        assert (await store.append_event(events[0])).sequence_number == 1  # still idempotent
-
-
-# -- long-poll and closing ----------------------------------------------------------------------
-async def test_wait_is_woken_by_another_store_instance(postgres_url: str) -> None:
-    async with (
-        await PostgresSessionStore.open(postgres_url) as reader,
-        await PostgresSessionStore.open(postgres_url) as writer,
-    ):
-        session = await _session(writer)
-        waiter = asyncio.create_task(
-            reader.wait_for_events(session.id, after=0, timeout=HANG_GUARD_S)
-        )
-        await asyncio.sleep(0.1)
-        assert not waiter.done()
-        stored = await writer.append_event(_event(session.id))
-        assert await asyncio.wait_for(waiter, HANG_GUARD_S * 2) == [stored]
-
-
-async def test_close_wakes_waiters_and_later_calls_fail(postgres_url: str) -> None:
-    store = await PostgresSessionStore.open(postgres_url)
-    session = await _session(store)
-    waiters = [
-        asyncio.create_task(store.wait_for_events(session.id, after=0, timeout=HANG_GUARD_S))
-        for _ in range(3)
-    ]
-    await asyncio.sleep(0.1)
-    assert not any(w.done() for w in waiters)
-    await store.close()
-    assert await asyncio.wait_for(asyncio.gather(*waiters), HANG_GUARD_S) == [[], [], []]
-    await store.close()  # idempotent
-    with pytest.raises(StorageError):
-        await store.append_event(_event(session.id))
-    with pytest.raises(StorageError):
-        await store.get_events(session.id)
-
-
-async def test_close_finishes_queued_writes(postgres_url: str) -> None:
-    store = await PostgresSessionStore.open(postgres_url)
-    session = await _session(store)
-    appends = [asyncio.create_task(store.append_event(_event(session.id, i))) for i in range(50)]
-    await asyncio.sleep(0)
-    await store.close()
-    stored = await asyncio.gather(*appends)
-    assert sorted(e.sequence_number or 0 for e in stored) == list(range(1, 51))
-    async with await PostgresSessionStore.open(postgres_url) as again:
-        assert await again.latest_sequence(session.id) == 50
 
 
 # -- lost connections -----------------------------------------------------------------------------

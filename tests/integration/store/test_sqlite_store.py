@@ -22,7 +22,7 @@ import pytest
 
 from agent_session_manager.core.errors import SessionNotFound, StorageError, ValidationError
 from agent_session_manager.core.events import Event
-from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
+from agent_session_manager.core.lifecycle import RunStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store import sqlite as sqlite_module
 from agent_session_manager.store.migrations import (
@@ -226,26 +226,6 @@ async def test_unusable_file_raises_storage_error(tmp_path: Path) -> None:
 
 
 # -- durability and configuration ---------------------------------------------------------------
-async def test_reopen_preserves_everything(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    async with await SQLiteSessionStore.open(path) as store:
-        session = await _session(store, tags=("a", "b"), metadata={"k": "v"})
-        run = Run(session_id=session.id).transition(RunStatus.RUNNING)
-        await store.save_run(run)
-        events = await store.append_events([_event(session.id, i, run_id=run.id) for i in range(5)])
-        done = run.transition(RunStatus.COMPLETED)
-        active = session.transition(SessionStatus.ACTIVE)
-        events += await store.flush(run=done, session=active, events=[_event(session.id, 5)])
-    async with await SQLiteSessionStore.open(path) as store:
-        assert await store.get_session(session.id) == active
-        assert await store.get_run(run.id) == done
-        assert await store.list_runs(session.id) == [done]
-        assert await store.get_events(session.id) == events
-        assert await store.latest_sequence(session.id) == 6
-        assert (await store.append_event(_event(session.id))).sequence_number == 7
-        assert (await store.append_event(events[0])).sequence_number == 1  # still idempotent
-
-
 async def test_wal_mode_is_on(store: SQLiteSessionStore) -> None:
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -361,53 +341,6 @@ async def test_wait_is_woken_by_an_append_from_another_process(
     assert [e.type for e in got] == ["other.process"]
 
 
-async def test_wait_is_woken_by_another_store_instance(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    async with (
-        await SQLiteSessionStore.open(path) as reader,
-        await SQLiteSessionStore.open(path) as writer,
-    ):
-        session = await _session(writer)
-        waiter = asyncio.create_task(
-            reader.wait_for_events(session.id, after=0, timeout=HANG_GUARD_S)
-        )
-        await asyncio.sleep(0.05)
-        stored = await writer.append_event(_event(session.id))
-        assert await asyncio.wait_for(waiter, HANG_GUARD_S * 2) == [stored]
-
-
-# -- closing ------------------------------------------------------------------------------------
-async def test_close_wakes_waiters_and_later_calls_fail(tmp_path: Path) -> None:
-    store = await SQLiteSessionStore.open(tmp_path / "store.db")
-    session = await _session(store)
-    waiters = [
-        asyncio.create_task(store.wait_for_events(session.id, after=0, timeout=HANG_GUARD_S))
-        for _ in range(3)
-    ]
-    await asyncio.sleep(0.05)
-    assert not any(w.done() for w in waiters)
-    await store.close()
-    assert await asyncio.wait_for(asyncio.gather(*waiters), HANG_GUARD_S) == [[], [], []]
-    await store.close()  # idempotent
-    with pytest.raises(StorageError):
-        await store.append_event(_event(session.id))
-    with pytest.raises(StorageError):
-        await store.get_events(session.id)
-
-
-async def test_close_finishes_queued_writes(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    store = await SQLiteSessionStore.open(path)
-    session = await _session(store)
-    appends = [asyncio.create_task(store.append_event(_event(session.id, i))) for i in range(50)]
-    await asyncio.sleep(0)
-    await store.close()
-    stored = await asyncio.gather(*appends)
-    assert sorted(e.sequence_number or 0 for e in stored) == list(range(1, 51))
-    async with await SQLiteSessionStore.open(path) as again:
-        assert await again.latest_sequence(session.id) == 50
-
-
 # -- group commit -------------------------------------------------------------------------------
 async def _backlog(store: SQLiteSessionStore, size: int) -> None:
     """Wait until ``size`` requests sit in the writer's queue (the writer may hold one more)."""
@@ -432,23 +365,6 @@ async def test_concurrent_writes_are_group_committed(store: SQLiteSessionStore) 
     for session in sessions:
         mine = sorted(e.sequence_number or 0 for e in stored if e.session_id == session.id)
         assert mine == list(range(1, 21))
-
-
-async def test_a_session_without_its_counter_row_gets_one(store: SQLiteSessionStore) -> None:
-    """Counter rows written by other tooling may be missing: the session starts at 1."""
-    bare, normal = await _session(store), await _session(store)
-    other = sqlite3.connect(store.path)
-    with other:
-        other.execute("DELETE FROM asm_session_sequences WHERE session_id = ?", (bare.id,))
-    other.close()
-    stored = await asyncio.gather(
-        store.append_event(_event(bare.id, 1)),
-        store.append_event(_event(normal.id, 2)),
-        store.append_events([_event(normal.id, 3), _event(bare.id, 4)]),
-    )
-    assert [e.sequence_number for e in stored[2]] == [2, 2]
-    assert (await store.get_events(bare.id))[0].data["n"] == 1
-    assert await store.latest_sequence(bare.id) == 2
 
 
 async def test_a_failing_request_does_not_poison_its_batch(store: SQLiteSessionStore) -> None:
