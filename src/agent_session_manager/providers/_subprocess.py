@@ -438,6 +438,20 @@ class CLIRuns:
     def running(self, run_id: str) -> CLIProcess | None:
         return self._processes.get(run_id)
 
+    def add(self, run_id: str, process: CLIProcess) -> None:
+        """Track ``process`` as the run's (for :meth:`cancel`) until :meth:`remove`."""
+        self._processes[run_id] = process
+
+    def was_cancelled(self, run_id: str) -> bool:
+        """Whether :meth:`cancel` stopped the run's process (its stream then just ends)."""
+        return run_id in self._cancelled
+
+    async def remove(self, run_id: str, process: CLIProcess) -> None:
+        """The run is over: forget it and stop its process group (idempotent)."""
+        self._processes.pop(run_id, None)
+        self._cancelled.discard(run_id)
+        await process.close()
+
     async def stream(
         self,
         run_id: str,
@@ -451,7 +465,7 @@ class CLIRuns:
         """Run ``argv`` and yield the parser's events. The process group is stopped when the
         stream ends, is closed, or :meth:`cancel` is called (then the stream just ends)."""
         process = await self._start(argv, cwd=cwd, env=env, stdin=stdin)
-        self._processes[run_id] = process
+        self.add(run_id, process)
         try:
             try:
                 async for obj in process.json_lines():
@@ -460,10 +474,10 @@ class CLIRuns:
                     if parser.finished:
                         break
             except ProviderError:
-                if run_id in self._cancelled:
+                if self.was_cancelled(run_id):
                     return
                 raise
-            if run_id in self._cancelled:
+            if self.was_cancelled(run_id):
                 return
             if not parser.finished:
                 raise await process.exit_error()
@@ -474,9 +488,7 @@ class CLIRuns:
             except TimeoutError:
                 logger.warning("%s still running %.0f s after its result", argv[0], EXIT_GRACE_S)
         finally:
-            self._processes.pop(run_id, None)
-            self._cancelled.discard(run_id)
-            await process.close()
+            await self.remove(run_id, process)
 
     async def _start(
         self,

@@ -23,7 +23,7 @@ from typing import Any
 from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
-from agent_session_manager.providers._subprocess import CLIProcess
+from agent_session_manager.providers._subprocess import CLIProcess, CLIRuns
 from agent_session_manager.providers.base import PermissionMode, ProviderEvent, RunRequest
 
 __all__ = ["MAX_OUTPUT_CHARS", "ShellAdapter"]
@@ -48,8 +48,7 @@ class ShellAdapter:
     def __init__(self, *, shell: str = "/bin/sh", name: str = "shell") -> None:
         self._shell = shell
         self._name = name
-        self._processes: dict[str, CLIProcess] = {}
-        self._cancelled: set[str] = set()
+        self._runs = CLIRuns()
 
     @property
     def name(self) -> str:
@@ -64,7 +63,7 @@ class ShellAdapter:
 
     def running(self, run_id: str) -> CLIProcess | None:
         """The process of a run in progress (for tests and diagnostics)."""
-        return self._processes.get(run_id)
+        return self._runs.running(run_id)
 
     def command(self, request: RunRequest) -> tuple[list[str], str | list[str]]:
         """The argv to spawn and the command as reported in ``tool_input``."""
@@ -99,7 +98,7 @@ class ShellAdapter:
             stdin=stdin.encode() if isinstance(stdin, str) else None,
         )
         run_id = request.run_id
-        self._processes[run_id] = process
+        self._runs.add(run_id, process)
         call_id = f"shell_{process.pid}"
         tool = {"tool_call_id": call_id, "tool_name": "shell", "tool_input": {"command": shown}}
         try:
@@ -118,7 +117,7 @@ class ShellAdapter:
                 if not chunk:
                     break
             code = await process.wait()
-            if run_id in self._cancelled:
+            if self._runs.was_cancelled(run_id):
                 return
             if code != 0:
                 error = _exit_error(argv, code, process.stderr_tail)
@@ -132,17 +131,11 @@ class ShellAdapter:
             )
             yield ProviderEvent(EventType.RUN_COMPLETED, {"stop_reason": "exit", "content": output})
         finally:
-            self._processes.pop(run_id, None)
-            self._cancelled.discard(run_id)
-            await process.close()
+            await self._runs.remove(run_id, process)
 
     async def cancel(self, run_id: str) -> None:
         """Stop the run's process group (SIGTERM, SIGKILL after a grace) and reap it."""
-        process = self._processes.get(run_id)
-        if process is None:
-            return
-        self._cancelled.add(run_id)
-        await process.close()
+        await self._runs.cancel(run_id)
 
 
 def _exit_error(argv: Sequence[str], code: int, stderr: str) -> ProviderError:
