@@ -132,6 +132,10 @@ class _Call:
         self.started = False
         self.done = False
 
+    def fields(self) -> dict[str, Any]:
+        """The ``tool_call_id`` / ``tool_name`` / ``tool_input`` fields of its events."""
+        return {"tool_call_id": self.id, "tool_name": self.name, "tool_input": self.input}
+
 
 class ACPUpdateParser:
     """Turns ACP ``session/update`` payloads (wire JSON) into canonical events (pure).
@@ -201,21 +205,8 @@ class ACPUpdateParser:
         self.denials += 1
         events = self._tool(tool_call, status=None)
         call = self._calls[call_id]
-        if call.done:
-            return events
-        call.done = True
-        events.append(
-            ProviderEvent(
-                EventType.TOOL_CALL_FAILED,
-                {
-                    "tool_call_id": call.id,
-                    "tool_name": call.name,
-                    "tool_input": call.input,
-                    "error_message": reason,
-                    "reason": "permission_denied",
-                },
-            )
-        )
+        if not call.done:
+            events.append(self._fail(call, reason, "permission_denied"))
         return events
 
     def finish(self, response: Mapping[str, Any]) -> list[ProviderEvent]:
@@ -229,19 +220,8 @@ class ACPUpdateParser:
             # that for a command its sandbox could not run. Every started call gets an end.
             if not call.started:
                 events.append(self._start(call))
-            call.done = True
-            events.append(
-                ProviderEvent(
-                    EventType.TOOL_CALL_FAILED,
-                    {
-                        "tool_call_id": call.id,
-                        "tool_name": call.name,
-                        "tool_input": call.input,
-                        "error_message": "the agent ended the turn without reporting the outcome",
-                        "reason": "no_result",
-                    },
-                )
-            )
+            message = "the agent ended the turn without reporting the outcome"
+            events.append(self._fail(call, message, "no_result"))
         stop = str(response.get("stopReason") or "end_turn")
         if stop == "cancelled":
             events.append(ProviderEvent(EventType.RUN_CANCELLED, {"reason": "agent cancelled"}))
@@ -281,9 +261,14 @@ class ACPUpdateParser:
 
     def _start(self, call: _Call) -> ProviderEvent:
         call.started = True
+        return ProviderEvent(EventType.TOOL_CALL_STARTED, call.fields())
+
+    def _fail(self, call: _Call, message: str, reason: str) -> ProviderEvent:
+        """End ``call`` as failed without an outcome from the agent."""
+        call.done = True
         return ProviderEvent(
-            EventType.TOOL_CALL_STARTED,
-            {"tool_call_id": call.id, "tool_name": call.name, "tool_input": call.input},
+            EventType.TOOL_CALL_FAILED,
+            {**call.fields(), "error_message": message, "reason": reason},
         )
 
     def _tool(self, update: Mapping[str, Any], status: Any = "") -> list[ProviderEvent]:
@@ -315,11 +300,7 @@ class ACPUpdateParser:
         if not call.started:
             events.append(self._start(call))
         call.done = True
-        data: dict[str, Any] = {
-            "tool_call_id": call.id,
-            "tool_name": call.name,
-            "tool_input": call.input,
-        }
+        data = call.fields()
         raw_output = update.get("rawOutput")
         text = _text_of(update.get("content"))
         output: Any = raw_output if raw_output is not None else text
