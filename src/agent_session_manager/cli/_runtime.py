@@ -15,6 +15,8 @@ import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from agent_session_manager.store._urls import hide_password
+
 if TYPE_CHECKING:
     from agent_session_manager.config import Settings
     from agent_session_manager.store.protocol import SessionStore
@@ -151,16 +153,3 @@ def describe_store(store: object, url: str | None) -> str:
         return "memory:// (discarded on exit)"
     named = url or state.store_url or os.environ.get("ASM_STORE")
     return hide_password(named) if named else type(store).__name__
-
-
-def hide_password(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (summaries must not print credentials)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from agent_session_manager.store._urls import hide_password
+
 T = TypeVar("T")
 
 #: Environment variable naming the PostgreSQL server the tests use.
@@ -50,7 +52,7 @@ def postgres_url_or_skip() -> str:
     problem = _run(_probe(url))
     if problem is not None:
         reason = (
-            f"PostgreSQL is not reachable at {_hide_password(url)} ({problem}); set "
+            f"PostgreSQL is not reachable at {hide_password(url)} ({problem}); set "
             f"{POSTGRES_URL_ENV} to a server where this user may create databases"
         )
         if in_ci():
@@ -109,14 +111,6 @@ async def _execute(url: str, sql: str) -> None:
 def _dsn(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"postgresql://{rest}" if scheme.lower().startswith("postgres") else url
-
-
-def _hide_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:

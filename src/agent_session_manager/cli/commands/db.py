@@ -12,12 +12,8 @@ import typer
 
 from agent_session_manager.cli import _output
 from agent_session_manager.cli._options import StoreOption
-from agent_session_manager.cli._runtime import (
-    UsageError,
-    chosen_store_url,
-    hide_password,
-    run_async,
-)
+from agent_session_manager.cli._runtime import UsageError, chosen_store_url, run_async
+from agent_session_manager.store._urls import hide_password
 
 app = typer.Typer(
     name="db",

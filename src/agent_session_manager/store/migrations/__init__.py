@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_session_manager.core.errors import StorageError
+from agent_session_manager.store._urls import hide_password
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -154,7 +155,7 @@ async def upgrade_postgres(dsn: str, target: str = "head") -> None:
 
     import asyncpg
 
-    where = _hide_password(dsn)
+    where = hide_password(dsn)
     try:
         conn = await asyncpg.connect(dsn, timeout=_LOCK_TIMEOUT_S)
     except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
@@ -219,12 +220,3 @@ def render_postgres_sql(current: str | None, target: str = "head") -> str:
     config.attributes["transactional_ddl"] = False
     command.upgrade(config, f"{current}:{target}" if current else target, sql=True)
     return buffer.getvalue()
-
-
-def _hide_password(dsn: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(dsn).render_as_string(hide_password=True)
-    except Exception:
-        return "<postgresql url>"
