@@ -265,12 +265,13 @@ class AmpAdapter(CLIAdapterBase):
         if options.max_turns is not None:
             logger.debug("amp has no turn limit; max_turns=%s is not enforced", options.max_turns)
         env = {**os.environ, **options.env}
-        self.command(request)  # refuses unsupported options before anything is written
+        argv = self.command(request)  # refuses unsupported options before anything is written
         settings: str | None = None
         if options.allowed_tools or options.denied_tools:
             settings = await asyncio.to_thread(permission_settings, options, env)
         try:
-            argv = self.command(request, settings)
+            if settings is not None:
+                argv = self.command(request, settings)
             parser = AmpStreamParser()
             stdin = request.prompt.encode() if _prompt_on_stdin(request.prompt) else None
             events = self._runs.stream(
