@@ -322,15 +322,19 @@ class CodexAdapter(CLIAdapterBase):
             )
         argv = self.command(request)
         env = {**os.environ, **options.env}
+        codex_home = _codex_home(env)
         baseline = TokenUsage()
         thread = request.provider_session_id
         if thread:
             # Codex's own record first (another process may have resumed the thread since we
             # last saw it), else what this adapter saw last.
-            recorded = await asyncio.to_thread(rollout_usage, _codex_home(env), thread)
+            recorded = await asyncio.to_thread(rollout_usage, codex_home, thread)
             known = self._thread_usage.get(thread)
             baseline = recorded if recorded.total_tokens or known is None else known
-        model = options.model or _configured_model(_codex_home(env), options.extra)
+        # config.toml is a file read: off the event loop, like the rollout above.
+        model = options.model or await asyncio.to_thread(
+            _configured_model, codex_home, options.extra
+        )
         parser = CodexStreamParser(model=model, baseline=baseline)
         stdin = request.prompt.encode() if argv[-1] == "-" else None
         events = self._runs.stream(
