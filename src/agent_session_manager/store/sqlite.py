@@ -15,6 +15,9 @@ How it works:
   ``UPDATE asm_session_sequences … RETURNING``; ``BEGIN IMMEDIATE`` holds SQLite's write lock,
   so numbers stay gap-free even with several processes (or store instances) on one file.
   Appends are idempotent by event id: a known id returns the stored event and writes nothing.
+* **Checkpoints** of the WAL into the database file run on a thread of their own
+  (``store/_checkpointer.py``): the writer counts the pages it dirties and asks for one every
+  ~10,000, so no commit waits the ~30 ms a checkpoint takes.
 * **Reads** run on a few reader threads, each with its own ``query_only`` connection, never on
   the event loop; WAL lets them proceed while the writer commits.
 * **Long-poll.** In-process waiters are woken by the writer thread right after the commit
@@ -60,6 +63,11 @@ from agent_session_manager.core.errors import (
 from agent_session_manager.core.events import Event, assemble_event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
+from agent_session_manager.store._checkpointer import (
+    CHECKPOINT_PAGES,
+    SAFETY_AUTOCHECKPOINT_PAGES,
+    Checkpointer,
+)
 from agent_session_manager.store._common import (
     check_cursor,
     check_id,
@@ -104,14 +112,13 @@ BUSY_TIMEOUT_MS: Final = 30_000
 CROSS_PROCESS_CHECK_S: Final = 0.075
 #: Most requests committed in one transaction (bounds the latency of a huge backlog).
 MAX_BATCH_REQUESTS: Final = 1000
-#: WAL pages written before the writer checkpoints them into the database file (SQLite's default
-#: is 1,000). Appends to many sessions dirty one index page per session per commit; checkpointing
-#: less often writes each such page back once instead of many times (+20 % sustained throughput
-#: with 100 sessions). The WAL file is cut back to ``WAL_SIZE_LIMIT`` bytes after a checkpoint.
-WAL_AUTOCHECKPOINT_PAGES: Final = 10_000
+#: The WAL file is cut back to this many bytes after a checkpoint (``store/_checkpointer.py``
+#: says when checkpoints run: on their own thread, every ~10,000 pages).
 WAL_SIZE_LIMIT: Final = 64 * 1024 * 1024
 #: Read connections (and reader threads).
 READERS: Final = 4
+#: SQLite's default page size (the store keeps it), for the checkpoint's page estimate.
+_PAGE_BYTES: Final = 4096
 #: Bound parameters per ``IN (…)`` chunk (SQLite allows 32766).
 _IN_CHUNK: Final = 500
 
@@ -279,7 +286,7 @@ def _prepare(where: str | os.PathLike[str]) -> tuple[Path, sqlite3.Connection]:
             if revision != HEAD_REVISION:
                 _migrate(path)
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_AUTOCHECKPOINT_PAGES}")
             conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA temp_store = MEMORY")
@@ -331,14 +338,17 @@ def _migrate(path: Path) -> None:
 
 # -- the writer thread -------------------------------------------------------------------------
 class _Touched(set[str]):
-    """The sessions a write appended to, with the events it appended to each, in order."""
+    """The sessions a write appended to, with the events it appended to each, in order, and
+    an estimate of the database pages the appends dirtied."""
 
     def __init__(self) -> None:
         super().__init__()
         self.fresh: dict[str, list[Event]] = {}
+        self.pages = 0
 
     def merge(self, other: _Touched) -> None:
         self |= other
+        self.pages += other.pages
         for session_id, events in other.fresh.items():
             self.fresh.setdefault(session_id, []).extend(events)
 
@@ -384,9 +394,13 @@ class _Writer:
         notifier: SessionNotifier,
         waiting: dict[str, int],
         recent: _Recent,
+        checkpointer: Checkpointer,
         name: str,
     ) -> None:
         self._conn = conn
+        self._checkpointer = checkpointer
+        #: Pages dirtied (estimated) since the last checkpoint request.
+        self._dirty_pages = 0
         self._recent = recent
         # Baseline for spotting other connections' commits; read before the store is handed out.
         self._data_version = _data_version(conn)
@@ -487,6 +501,11 @@ class _Writer:
                 outcomes, wake = _write_apart(conn, batch)
             conn.execute("COMMIT")
             self.transactions += 1
+            # Appends counted their pages; any other request is taken as a page or two.
+            self._dirty_pages += wake.pages + len(batch)
+            if self._dirty_pages >= CHECKPOINT_PAGES:
+                self._dirty_pages = 0
+                self._checkpointer.request()
         except sqlite3.Error as exc:
             logger.error("SQLite write transaction failed, rolling back: %s", exc)
             if conn.in_transaction:
@@ -682,17 +701,21 @@ def _append(
         keys[sid] = key
     params = []
     appended: dict[str, list[Event]] = {sid: [] for sid in counts}
+    size = 0
     for event, row in fresh:
         number = next_number[event.session_id]
         next_number[event.session_id] = number + 1
         stored[event.id] = new = event.with_sequence(number)
         appended[event.session_id].append(new)
         params.append((keys[row[0]], *row[1:], number))
+        size += len(row[5])
     conn.executemany(_INSERT_EVENT, params)
     touched.update(counts)
     if isinstance(touched, _Touched):
         for session_id, events in appended.items():
             touched.fresh.setdefault(session_id, []).extend(events)
+        # The rows, one primary-key leaf per session, the id index's and the counters' pages.
+        touched.pages += size // _PAGE_BYTES + len(counts) + 2
     return [stored[event.id] for event, _ in items]
 
 
@@ -860,8 +883,14 @@ class SQLiteSessionStore:
         self._closing: asyncio.Future[None] | None = None
         self._readers = _Readers(path, READERS)
         self._recent: _Recent = {}
+        self._checkpointer = Checkpointer(lambda: _connect(path), "asm-sqlite-checkpoint")
         self._writer = _Writer(
-            writer_conn, self._notifier, self._waiting, self._recent, "asm-sqlite-writer"
+            writer_conn,
+            self._notifier,
+            self._waiting,
+            self._recent,
+            self._checkpointer,
+            "asm-sqlite-writer",
         )
 
     @classmethod
@@ -899,6 +928,7 @@ class SQLiteSessionStore:
         try:
             self._writer.stop()
             await asyncio.to_thread(self._writer.join)
+            await asyncio.to_thread(self._checkpointer.stop)
             self._notifier.wake_all()
             await asyncio.to_thread(self._readers.stop)
         finally:
