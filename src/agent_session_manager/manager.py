@@ -26,6 +26,7 @@ from agent_session_manager.core.errors import (
     RunCancelled,
     RunTimeout,
     ValidationError,
+    error_event_data,
 )
 from agent_session_manager.core.events import (
     SESSION_LIFECYCLE_EVENTS,
@@ -263,7 +264,7 @@ class SessionManager:
 
     async def fail_session(self, session_id: str, error: ASMError | str) -> Session:
         err = error if isinstance(error, ASMError) else ASMError(str(error))
-        return await self._move_session(session_id, SessionStatus.FAILED, _error_data(err))
+        return await self._move_session(session_id, SessionStatus.FAILED, error_event_data(err))
 
     async def cancel_session(self, session_id: str, *, reason: str | None = None) -> Session:
         """Cancel the session and every run of it that this manager is executing."""
@@ -809,7 +810,7 @@ class _RunDriver:
             data = {"timeout_s": float(error.details.get("timeout_s") or 0)}
         else:
             status, kind = RunStatus.FAILED, EventType.RUN_FAILED
-            data = _error_data(error)
+            data = error_event_data(error)
         if error is not None:
             common["error"] = pipeline.redact(error.to_dict())
 
@@ -873,12 +874,6 @@ def _resolver(
         )
     except ValueError as exc:
         raise ValidationError(str(exc), code="invalid_capability_type") from exc
-
-
-def _error_data(error: ASMError) -> dict[str, Any]:
-    """``error.to_dict()`` under the event schema's names (``error_code``, ``error_message``)."""
-    data = error.to_dict()
-    return {"error_code": data.pop("code"), "error_message": data.pop("message"), **data}
 
 
 def _error_from_event(data: Any) -> ASMError:

@@ -214,6 +214,19 @@ def _class_for_code(code: str) -> type[ASMError]:
     return _CATEGORY_CLASSES.get(category, ASMError)
 
 
+def error_event_data(error: ASMError) -> dict[str, Any]:
+    """The ``data`` of a ``run_failed`` (or ``session_failed``) event for ``error``.
+
+    The one shape every writer of those events uses (manager, session server, provider
+    adapters), so a reader never has to guess which fields a failure carries:
+    :meth:`ASMError.to_dict` under the event schema's names, ``error_code`` and
+    ``error_message``. ``category`` and ``retryable`` are always written; ``details`` only when
+    non-empty and ``provider_error`` only when set, as on the run's stored ``error``.
+    """
+    data = error.to_dict()
+    return {"error_code": data.pop("code"), "error_message": data.pop("message"), **data}
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether retrying the operation that raised ``exc`` may succeed.
 

@@ -626,21 +626,6 @@ _STATUS_CODES = {
 }
 
 
-def failure_data(error: ProviderError) -> dict[str, Any]:
-    """``run_failed`` data for a failure the CLI reported (as :func:`status_error` or another
-    ``ProviderError`` built from its raw payload)."""
-    data: dict[str, Any] = {
-        "error_code": error.code,
-        "error_message": error.message,
-        "retryable": error.retryable,
-    }
-    if error.provider_error is not None:
-        data["provider_error"] = error.provider_error
-    if error.details:
-        data["details"] = error.details
-    return data
-
-
 def usage_data(usage: TokenUsage, model: str | None) -> dict[str, Any]:
     """``token_usage_updated`` data for one model call's ``usage`` (and ``model``, if any)."""
     data: dict[str, Any] = {

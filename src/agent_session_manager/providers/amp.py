@@ -24,13 +24,12 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from agent_session_manager.core.errors import ProviderError, ValidationError
+from agent_session_manager.core.errors import ProviderError, ValidationError, error_event_data
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
     CLIAdapterBase,
-    failure_data,
     flag_args,
     status_error,
     usage_data,
@@ -211,7 +210,7 @@ def _failure(obj: Mapping[str, Any]) -> dict[str, Any]:
         if status is not None
         else ProviderError(text, code="provider_error", provider_error=raw)
     )
-    return failure_data(error)
+    return error_event_data(error)
 
 
 class AmpAdapter(CLIAdapterBase):

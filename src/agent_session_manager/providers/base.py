@@ -11,7 +11,7 @@ and persists the events and writes exactly one terminal event. So an adapter:
   optionally ``content``, ``token_usage`` (authoritative run totals) and ``cost_usd``;
 * reports failure by raising an :class:`~agent_session_manager.core.errors.ASMError` (usually a
   ``ProviderError`` with the right ``retryable``) or yielding ``run_failed`` with ``error_code`` and
-  ``error_message``;
+  ``error_message`` (``core.errors.error_event_data`` builds the full data from an error);
 * stops its work (process group, connection) when the stream is closed (``aclose``) or
   ``cancel(run_id)`` is called.
 """

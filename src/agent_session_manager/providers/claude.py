@@ -18,14 +18,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from agent_session_manager.core.capabilities import CapabilityType
-from agent_session_manager.core.errors import ProviderError
+from agent_session_manager.core.errors import ProviderError, error_event_data
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._prestart import CLAUDE_PERMISSION_FLAGS, claude_argv
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
     CLIAdapterBase,
-    failure_data,
     flag_args,
     status_error,
     usage_data,
@@ -272,7 +271,7 @@ class ClaudeStreamParser:
                 details={"subtype": subtype},
                 provider_error=raw,
             )
-        return failure_data(error)
+        return error_event_data(error)
 
 
 def _result_text(content: Any) -> str:

@@ -23,14 +23,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent_session_manager.core.errors import ProviderError, ValidationError
+from agent_session_manager.core.errors import ProviderError, ValidationError, error_event_data
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._prestart import PrestartedProcess
 from agent_session_manager.providers._subprocess import (
     MAX_ARG_BYTES,
     CLIAdapterBase,
-    failure_data,
     flag_args,
     status_error,
     usage_data,
@@ -258,7 +257,7 @@ def _failure(message: str) -> dict[str, Any]:
         if status is not None
         else ProviderError(text or "codex turn failed", provider_error=provider_error)
     )
-    return failure_data(error_obj)
+    return error_event_data(error_obj)
 
 
 class CodexAdapter(CLIAdapterBase):

@@ -30,6 +30,7 @@ from agent_session_manager.core.errors import (
     RunNotFound,
     RunTimeout,
     ValidationError,
+    error_event_data,
 )
 from agent_session_manager.core.events import Event, EventType
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
@@ -495,14 +496,10 @@ class SessionServer:
             if run.status.is_terminal:
                 return
             final = run.transition(RunStatus.FAILED, error=error.to_dict())
-            data: dict[str, Any] = {
-                "error_code": error.code,
-                "error_message": error.message,
-                "category": str(error.category),
-                "retryable": error.retryable,
-            }
             event = self.manager.pipeline.build(
-                EmitContext(run.session_id, run.id, run.provider), EventType.RUN_FAILED, data
+                EmitContext(run.session_id, run.id, run.provider),
+                EventType.RUN_FAILED,
+                error_event_data(error),
             )
             await self.manager.store.flush(run=final, events=[event])
         except Exception:

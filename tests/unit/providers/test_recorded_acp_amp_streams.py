@@ -369,3 +369,4 @@ def test_amp_error_results_fail_the_run(error: str, code: str, status: int, mess
     assert event.data["details"]["http_status"] == status
     assert event.data["error_message"] == message
     assert event.data["retryable"] is (status == 529)
+    assert event.data["category"] == "provider"

@@ -199,6 +199,7 @@ CLAUDE: dict[str, Expected] = {
             {
                 "error_code": "provider_error",
                 "retryable": False,
+                "category": "provider",
                 "error_message": "API Error: 400 fake-llm: scripted invalid_request",
             },
         ),
@@ -342,6 +343,7 @@ CODEX: dict[str, tuple[tuple[int, int], Expected]] = {
                 {
                     "error_code": "provider_error",
                     "retryable": False,
+                    "category": "provider",
                     "error_message": "fake-llm: scripted invalid_request",
                 },
             ),

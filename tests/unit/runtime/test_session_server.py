@@ -4,6 +4,7 @@ bounded memory and clean shutdown."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from agent_session_manager import (
     ConcurrencyError,
     InMemorySessionStore,
     InvalidTransition,
+    ProviderError,
     ProviderEvent,
     RunNotFound,
     RunRequest,
@@ -26,7 +28,8 @@ from agent_session_manager import (
     SessionStatus,
     ValidationError,
 )
-from agent_session_manager.core.events import TERMINAL_RUN_EVENTS
+from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, EventType
+from agent_session_manager.manager import _error_from_event
 from agent_session_manager.runtime import ConcurrencyLimiter, SessionServer
 
 pytestmark = pytest.mark.timeout(20)
@@ -189,6 +192,59 @@ async def test_execute_error_is_raised_by_await_and_the_run_still_ends_failed() 
     assert run.error is not None
     assert run.error["code"] == "internal_error"
     assert [e.type for e in events if e.type in TERMINAL_RUN_EVENTS] == ["run_failed"]
+
+
+async def test_a_stranded_run_fails_with_the_same_data_as_a_run_the_manager_fails() -> None:
+    # The server records a run whose execution crashed itself: its run_failed event and its
+    # stored error carry what the manager would write for the same error, details and
+    # provider_error included (they used to be dropped).
+    error = ProviderError(
+        "upstream gone",
+        code="provider_unavailable",
+        details={"http_status": 503},
+        provider_error={"type": "api_error", "message": "upstream gone"},
+    )
+
+    class Raising(ScriptedAdapter):
+        async def stream(self, request: RunRequest) -> AsyncIterator[ProviderEvent]:
+            raise error
+            yield  # pragma: no cover
+
+    class Stranding(SessionManager):
+        async def execute_run(self, run_id: str, **kwargs: Any) -> Any:
+            raise error
+
+    async def failed_run(manager: SessionManager) -> tuple[dict[str, Any], dict[str, Any]]:
+        async with await SessionServer.open(manager) as server:
+            run_id = await server.submit_run("x")
+            with contextlib.suppress(ProviderError):
+                await server.await_run(run_id)
+            run = await manager.store.get_run(run_id)
+            events = await manager.store.get_events(server.session_id, run_id=run_id)
+        assert run.status is RunStatus.FAILED
+        assert run.error is not None
+        (terminal,) = [e for e in events if e.type in TERMINAL_RUN_EVENTS]
+        assert terminal.type == EventType.RUN_FAILED
+        return terminal.data, run.error
+
+    by_manager = await failed_run(SessionManager(InMemorySessionStore(), Raising(Scenario())))
+    stranded = await failed_run(Stranding(InMemorySessionStore(), ScriptedAdapter(Scenario())))
+    assert stranded[0] == {
+        "error_code": "provider_unavailable",
+        "error_message": "upstream gone",
+        "category": "provider",
+        "retryable": True,
+        "details": {"http_status": 503},
+        "provider_error": {"type": "api_error", "message": "upstream gone"},
+    }
+    assert stranded == by_manager
+    rebuilt = _error_from_event(stranded[0])
+    assert (type(rebuilt), rebuilt.code, rebuilt.details, rebuilt.provider_error) == (
+        ProviderError,
+        "provider_unavailable",
+        {"http_status": 503},
+        {"type": "api_error", "message": "upstream gone"},
+    )
 
 
 async def test_queue_bound() -> None:
