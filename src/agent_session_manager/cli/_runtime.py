@@ -145,11 +145,16 @@ async def open_cli_store(url: str | None) -> AsyncIterator[SessionStore]:
 
 
 def describe_store(store: object, url: str | None) -> str:
-    """Where ``store`` keeps its data, for summaries (``sqlite:////path/asm.db``, ``memory://``)."""
+    """Where ``store`` keeps its data, for summaries (``sqlite:////path/asm.db``, ``memory://``).
+
+    A store with no file is named by the URL it was opened from, found as
+    :func:`chosen_store_url` finds it (so a store set only in the config file is named too),
+    password masked.
+    """
     path = getattr(store, "path", None)
     if path is not None:
         return f"sqlite:///{path}"
     if type(store).__name__ == "InMemorySessionStore":
         return "memory:// (discarded on exit)"
-    named = url or state.store_url or os.environ.get("ASM_STORE")
+    named = chosen_store_url(url)
     return hide_password(named) if named else type(store).__name__

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
 from tests.integration.cli.conftest import CLI, base_env
 
 
@@ -60,3 +63,20 @@ def test_demo_twice_leaves_two_sessions_in_the_default_store(tmp_path: Path) -> 
     listing = cli.run("sessions", "list")
     for session in sessions:
         assert session["id"] in listing.stdout
+
+
+def test_demo_names_a_store_set_only_in_the_config_file_by_its_masked_url(cli: CLI) -> None:
+    # The summary used to show "PostgresSessionStore": it looked at --store and $ASM_STORE only.
+    with temporary_database(postgres_url_or_skip(), prefix="asm_pg_demo") as url:
+        parts = urlsplit(url)
+        user = parts.username or getpass.getuser()
+        host = parts.netloc.rpartition("@")[2]
+        with_password = parts._replace(netloc=f"{user}:s3cret@{host}").geturl()
+        config = cli.tmp_path / "asm.toml"
+        config.write_text(f'store = "{with_password}"\n')
+        del cli.env["ASM_STORE"]
+        result = cli.run("--config", str(config), "demo")
+    assert result.code == 0, result.stderr
+    masked = parts._replace(netloc=f"{user}:***@{host}").geturl()
+    assert re.search(rf"^store\s+{re.escape(masked)}$", result.stdout, re.M), result.stdout
+    assert "s3cret" not in result.stdout + result.stderr
