@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sqlite3
 import sys
 import textwrap
@@ -53,14 +54,14 @@ class TestSQLiteConformance(SessionStoreConformance):
 
     @contextlib.contextmanager
     def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
-        # Every write that appends events goes through ``_append`` on the writer thread.
-        original = sqlite_module._append
+        # Every write that appends events goes through ``_insert`` on the writer thread.
+        original = sqlite_module._insert
 
         def append_then_fail(*args: Any) -> Any:
             original(*args)
             raise InjectedFailure("injected after the events insert")
 
-        with mock.patch.object(sqlite_module, "_append", append_then_fail):
+        with mock.patch.object(sqlite_module, "_insert", append_then_fail):
             yield
 
 
@@ -395,6 +396,36 @@ async def test_a_failing_request_does_not_poison_its_batch(store: SQLiteSessionS
     assert [e.data["n"] for e in log] == [1, 3, 0, 6]
     assert [e.sequence_number for e in log] == [1, 2, 3, 4]
     assert await store.get_run(run.id) == run  # the failed flush left the run alone
+
+
+async def test_a_stored_id_in_a_batch_of_appends_is_returned_as_stored(
+    store: SQLiteSessionStore,
+) -> None:
+    # Appends queued together are inserted without looking their ids up; a stored id among
+    # them rolls that attempt back and the batch is written again with lookups, in one commit.
+    session = await _session(store)
+    kept = await store.append_event(_event(session.id, 0))
+    before = store._writer.transactions
+    with store._writer.gate:
+        tasks = [
+            asyncio.create_task(store.append_event(_event(session.id, 1))),
+            asyncio.create_task(
+                store.append_event(dataclasses.replace(kept, sequence_number=None))
+            ),
+            asyncio.create_task(store.append_events([_event(session.id, 2), kept])),
+            asyncio.create_task(store.append_event(_event(session.id, 3))),
+        ]
+        await _backlog(store, len(tasks))
+    first, again, pair, last = await asyncio.gather(*tasks)
+    assert store._writer.transactions == before + 1
+    assert again == kept
+    assert isinstance(pair, list)
+    assert pair[1] == kept
+    assert [first.sequence_number, pair[0].sequence_number, last.sequence_number] == [2, 3, 4]
+    log = await store.get_events(session.id)
+    assert [e.data["n"] for e in log] == [0, 1, 2, 3]
+    assert [e.sequence_number for e in log] == [1, 2, 3, 4]
+    assert await store.latest_sequence(session.id) == 4
 
 
 async def test_a_batch_keeps_request_order_between_writes_and_appends(
