@@ -20,7 +20,24 @@ def pin_to_one_core() -> str:
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]},"
+        f" reference loop {reference_loop_ms():.0f} ms"
+    )
+
+
+def reference_loop_ms() -> float:
+    """How fast this interpreter runs right now: the best of 5 runs of a fixed pure-Python loop
+    (a million additions), in milliseconds. A shared VM's speed moves from day to day and within
+    a day; the figures bound by Python work move with it, so every benchmark prints this."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
 
 
 def repeat(measure: Callable[[], float], times: int) -> tuple[float, float]:

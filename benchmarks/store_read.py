@@ -4,7 +4,8 @@ Shape (issue 3): ``get_events(session_id, after=cursor, limit=100)`` returning `
 at random cursors, in a database of 1,000,000 events and in one of 10,000; each database holds
 one session with all its events (the deepest index and the longest log a cursor can land in).
 Reported: p50 and p99 latency of one read, and the 1M / 10k ratio of the p50s, with the
-database files in the OS page cache (each is read once before measuring).
+database files in the OS page cache (each is read once before measuring). The two databases
+are read in turns, so a slow spell of a shared machine touches both alike.
 
 The databases are built through a direct insert path (rows encoded exactly as the store
 encodes them, written with ``executemany`` in large transactions, the counter set at the end)
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import sqlite3
@@ -108,27 +110,39 @@ def _warm_page_cache(path: Path) -> None:
             pass
 
 
-async def _reads(path: Path, session_id: str, events: int, reads: int) -> ReadFigure:
+async def _reads(databases: list[tuple[Path, str, int]], reads: int) -> list[ReadFigure]:
+    """``reads`` timed reads of each database (path, session id, events), taking turns, so a
+    slow spell of a shared machine touches every database alike (the ratio stays fair)."""
     rng = random.Random(7)
-    await asyncio.to_thread(_warm_page_cache, path)
-    async with await SQLiteSessionStore.open(path) as store:
-        for _ in range(200):  # warm the reader threads, connections and page cache
-            await store.get_events(session_id, after=rng.randrange(events - 100), limit=100)
-        samples = []
+    async with contextlib.AsyncExitStack() as stack:
+        stores = []
+        for path, session_id, events in databases:
+            await asyncio.to_thread(_warm_page_cache, path)
+            store = await stack.enter_async_context(await SQLiteSessionStore.open(path))
+            for _ in range(200):  # warm the reader threads, connections and page cache
+                await store.get_events(session_id, after=rng.randrange(events - 100), limit=100)
+            stores.append((store, session_id, events))
+        samples: list[list[float]] = [[] for _ in stores]
         for _ in range(reads):
-            cursor = rng.randrange(events - 100)
-            started = now()
-            got = await store.get_events(session_id, after=cursor, limit=100)
-            samples.append(now() - started)
-            assert len(got) == 100
-            assert got[0].sequence_number == cursor + 1
-    samples.sort()
-    return ReadFigure(
-        events=events,
-        p50_us=statistics.median(samples) * 1e6,
-        p99_us=samples[int(len(samples) * 0.99) - 1] * 1e6,
-        reads=reads,
-    )
+            for (store, session_id, events), taken in zip(stores, samples, strict=True):
+                cursor = rng.randrange(events - 100)
+                started = now()
+                got = await store.get_events(session_id, after=cursor, limit=100)
+                taken.append(now() - started)
+                assert len(got) == 100
+                assert got[0].sequence_number == cursor + 1
+    figures = []
+    for (_, _, events), taken in zip(stores, samples, strict=True):
+        taken.sort()
+        figures.append(
+            ReadFigure(
+                events=events,
+                p50_us=statistics.median(taken) * 1e6,
+                p99_us=taken[int(len(taken) * 0.99) - 1] * 1e6,
+                reads=reads,
+            )
+        )
+    return figures
 
 
 def measure(
@@ -140,10 +154,7 @@ def measure(
     ids = {n: build(_path(folder, n), n) for n in (small, large)}
     built = now() - started
 
-    async def main() -> list[ReadFigure]:
-        return [await _reads(_path(folder, n), ids[n], n, reads) for n in (small, large)]
-
-    figures = asyncio.run(main())
+    figures = asyncio.run(_reads([(_path(folder, n), ids[n], n) for n in (small, large)], reads))
     return figures[0], figures[1], built
 
 

@@ -6,9 +6,11 @@ from benchmarks import store_append
 
 
 def test_store_append_benchmark_runs() -> None:
-    results = store_append.measure(events=200, sessions=10, alone=50, postgres=False)
+    results = store_append.measure(events=200, sessions=10, alone=50, postgres=False, repeats=2)
     assert len(results) == 2
-    for figure, floor in results.values():
+    for runs in results.values():
+        assert len(runs) == 2
+        figure, floor = runs[-1]
         assert figure.events_per_s > 0
         assert floor is not None
         assert floor > 0
