@@ -5,12 +5,13 @@ How it works:
 * **One writer thread, group commit.** Async callers validate and encode their input on the event
   loop, then queue a request with an ``asyncio`` future. The writer thread drains everything
   queued and writes it in one ``BEGIN IMMEDIATE`` transaction: first all together, appends
-  queued one after another merged into one idempotency lookup, one counter update for all their
-  sessions and one ``executemany``; if anything in it fails, that attempt is rolled back and the
-  batch is written again with each request inside its own ``SAVEPOINT``, so a failing request
-  fails alone and never poisons the others. It commits once, then resolves the batch's futures
-  with one ``loop.call_soon_threadsafe`` per event loop. Under load one commit covers hundreds
-  of appends.
+  queued one after another merged into one counter update for all their sessions and one
+  ``executemany`` that skips stored ids without looking them up first; if anything in it fails
+  (or an id was stored already), that attempt is rolled back and the batch is written again
+  with each request inside its own ``SAVEPOINT``, its appends looking their ids up, so a
+  failing request fails alone and never poisons the others. It commits once, then resolves
+  the batch's futures with one ``loop.call_soon_threadsafe`` per event loop. Under load one
+  commit covers hundreds of appends.
 * **Sequence numbers** are reserved inside the write transaction with
   ``UPDATE asm_session_sequences … RETURNING``; ``BEGIN IMMEDIATE`` holds SQLite's write lock,
   so numbers stay gap-free even with several processes (or store instances) on one file.
@@ -920,14 +921,19 @@ class SQLiteSessionStore:
         self._readers = _Readers(path, READERS)
         self._recent: _Recent = {}
         self._checkpointer = Checkpointer(lambda: _connect(path), "asm-sqlite-checkpoint")
-        self._writer = _Writer(
-            writer_conn,
-            self._notifier,
-            self._waiting,
-            self._recent,
-            self._checkpointer,
-            "asm-sqlite-writer",
-        )
+        try:
+            self._writer = _Writer(
+                writer_conn,
+                self._notifier,
+                self._waiting,
+                self._recent,
+                self._checkpointer,
+                "asm-sqlite-writer",
+            )
+        except BaseException:  # no thread outlives a store that never opened
+            self._checkpointer.stop()
+            self._readers.stop()
+            raise
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str]) -> Self:
@@ -940,6 +946,13 @@ class SQLiteSessionStore:
         resolved, conn = _prepare(path)
         try:
             return cls(resolved, conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StorageError(
+                f"cannot open SQLite store at {resolved}: {exc}",
+                code="storage_connection_failed",
+                details={"path": str(resolved)},
+            ) from exc
         except BaseException:
             conn.close()
             raise

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from agent_session_manager.core.errors import StorageError
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.models import Session
 from agent_session_manager.store import sqlite as sqlite_module
@@ -106,3 +108,18 @@ def test_stop_without_any_checkpoint_opens_no_connection() -> None:
     checkpointer = Checkpointer(connect, "test-checkpoint")
     checkpointer.stop()
     assert checkpointer.checkpoints == 0
+
+
+async def test_a_store_that_fails_to_open_leaves_no_thread_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_conn: sqlite3.Connection) -> int:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite_module, "_data_version", broken)
+    before = set(threading.enumerate())
+    with pytest.raises(StorageError, match="disk I/O error") as caught:
+        await SQLiteSessionStore.open(tmp_path / "store.db")
+    assert caught.value.code == "storage_connection_failed"
+    left = [t.name for t in set(threading.enumerate()) - before if t.name.startswith("asm-")]
+    assert left == []
