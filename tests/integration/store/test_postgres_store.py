@@ -233,6 +233,39 @@ async def test_over_long_ids_are_rejected(store: PostgresSessionStore) -> None:
     assert await store.latest_sequence(session.id) == 0
 
 
+# -- plans ----------------------------------------------------------------------------------------
+async def _generic_plan_of_the_id_lookup(conn: asyncpg.Connection) -> str:
+    """The plan a generic (cached) plan of the idempotency lookup gets on ``conn``, made while
+    the events table is empty, as a prepared statement's plan is on a new database."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        await conn.execute(
+            "PREPARE lookup(bytea[]) AS SELECT id FROM asm_events WHERE id = ANY($1)"
+        )
+        try:
+            rows = await conn.fetch("EXPLAIN EXECUTE lookup('{}')")
+        finally:
+            await conn.execute("DEALLOCATE lookup")
+    return "\n".join(row[0] for row in rows)
+
+
+async def test_writer_plans_stay_index_plans_when_made_on_empty_tables(postgres_url: str) -> None:
+    async with await PostgresSessionStore.open(postgres_url):  # creates the (empty) schema
+        pass
+    dsn = postgres_module.asyncpg_dsn(postgres_url)
+    writer = await postgres_module._connect(dsn, 10, writer=True)
+    reader = await postgres_module._connect(dsn, 10)
+    try:
+        assert await writer.fetchval("SHOW plan_cache_mode") == "auto"  # generic plans allowed
+        assert "Index" in await _generic_plan_of_the_id_lookup(writer)
+        # Readers plan each query anew instead; a generic plan there would scan the table.
+        assert await reader.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+        assert "Seq Scan on asm_events" in await _generic_plan_of_the_id_lookup(reader)
+    finally:
+        await writer.close()
+        await reader.close()
+
+
 # -- lost connections -----------------------------------------------------------------------------
 async def test_a_killed_writer_connection_is_replaced(postgres_url: str) -> None:
     async with await PostgresSessionStore.open(postgres_url) as store:
