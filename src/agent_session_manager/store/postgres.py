@@ -5,8 +5,9 @@ How it works:
 * **Writer tasks, group commit.** Callers validate and encode their input on the event loop
   and queue a request with a future. A writer task owning a dedicated connection drains the
   queue and runs everything waiting in one transaction, then resolves the futures (``writers``
-  such tasks can commit concurrently; one is the default, measured fastest on a 2-CPU host with
-  the server local; more pay off when round trips are long). Requests in one batch are
+  such tasks, two by default, commit concurrently: while one batch is at the server the event
+  loop works on another's callers; a burst is shared among idle writers only in shares of at
+  least ``MIN_SHARE``). Requests in one batch are
   concurrent by definition (no caller awaited another), so the writer is free to run the
   session/run writes first (each inside its own SAVEPOINT, so a failing one is rolled back
   alone) and then every append of the batch together: one query locks the sessions' counters
@@ -100,10 +101,15 @@ NOTIFY_CHANNEL: Final = "asm_events"
 MAX_BATCH_REQUESTS: Final = 1000
 #: Most read connections in the pool.
 READERS: Final = 8
-#: Writer connections committing batches concurrently (one transaction each at a time).
-#: Measured on a 2-CPU host with a local server: 1 writer ~19,000 appends/s with 100 sessions,
-#: 2-6 writers 11,000-20,000 (more, smaller transactions); raise it for a remote server.
-WRITERS: Final = 1
+#: Writer connections committing batches concurrently (one transaction each at a time): while
+#: one batch is at the server, the event loop works on another's callers. Measured on a 2-CPU
+#: host with the server local, 100 sessions appending, eight interleaved pairs: 1 writer
+#: 16,000-21,500 appends/s (median 18,750), 2 writers 16,100-24,700 (median 20,100, ahead in
+#: six pairs). Raise it for a remote server (longer round trips).
+WRITERS: Final = 2
+#: A burst of queued requests is shared among idle writers only in shares of at least this
+#: many: smaller transactions cost more than the overlap gains.
+MIN_SHARE: Final = 32
 #: Attempts for a batch that lost a race with another writer before its callers see the error.
 _MAX_ATTEMPTS: Final = 8
 #: Column widths of ``store/schema.py`` (PostgreSQL enforces them; the SQLite store does not).
@@ -590,7 +596,7 @@ class _Writer:
             # whole population of callers moving in lockstep behind one transaction. (Taking a
             # large burst in two halves, so one half's callers work while the other commits,
             # measured slower here: each transaction's round trips and commit cost more.)
-            share = -(-len(pending) // (self._queue.idle + 1))
+            share = max(MIN_SHARE, -(-len(pending) // (self._queue.idle + 1)))
             batch: list[_Request] = []
             while pending and len(batch) < min(share, MAX_BATCH_REQUESTS):
                 request = pending.popleft()
