@@ -213,7 +213,8 @@ async def _postgres_batches(url: str, sessions: int, batches: int) -> dict[str, 
             transaction = conn.transaction()
             await transaction.start()
             wall["BEGIN"] += time.perf_counter() - started
-            await pg._append_groups(timed, [[item] for item in items], set())  # type: ignore[arg-type]
+            groups = [[item] for item in items]
+            await pg._append_groups(timed, groups, set(), look_up=False)  # type: ignore[arg-type]
             committing = time.perf_counter()
             await transaction.commit()
             wall["COMMIT"] += time.perf_counter() - committing

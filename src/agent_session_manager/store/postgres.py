@@ -141,30 +141,44 @@ _NO_EVENT: Final = (
     "NULL::text, NULL::bytea, NULL::text, NULL::text, NULL::bytea, NULL::bigint, NULL::bigint,"
     " NULL::int"
 )
+
+
 # One round trip for the usual batch: lock the counters of the sessions $1 (in session_id
 # order, so concurrent batches never deadlock), find which of the events $3 (of sessions $2)
-# are stored already (idempotent appends), and, when every session has its counter, reserve
-# numbers for the others and NOTIFY. Rows: ('L', session) per locked counter, ('R', session,
-# key, last number, how many) per reservation, ('F', stored event) per event found; a batch with a
-# session missing its counter reserves nothing here (the caller sorts it out).
-_LOCK_FIND_RESERVE: Final = (
-    "WITH locked AS MATERIALIZED (SELECT session_id, session_key FROM asm_session_sequences"
-    " WHERE session_id = ANY($1::text[]) ORDER BY session_id FOR UPDATE),"
-    f" found AS MATERIALIZED (SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN}"
-    " WHERE e.id = ANY($3::bytea[])),"
-    " wanted AS (SELECT v.session_id, count(*) AS n"
-    " FROM unnest($2::text[], $3::bytea[]) AS v(session_id, id)"
-    " WHERE (SELECT count(*) FROM locked) = cardinality($1::text[])"
-    " AND v.id NOT IN (SELECT id FROM found) GROUP BY v.session_id),"
-    " reserved AS (UPDATE asm_session_sequences AS s SET last_sequence = s.last_sequence + w.n"
-    " FROM wanted AS w WHERE s.session_id = w.session_id"
-    " RETURNING s.session_id, s.session_key, s.last_sequence, w.n,"
-    f" pg_notify('{NOTIFY_CHANNEL}', s.session_id))"
-    f" SELECT 'L', NULL::bigint, NULL::bigint, NULL::text, session_id, {_NO_EVENT} FROM locked"
-    " UNION ALL SELECT 'R', session_key, last_sequence, n::text, session_id,"
-    f" {_NO_EVENT} FROM reserved"
-    " UNION ALL SELECT 'F', NULL::bigint, NULL::bigint, * FROM found"
-)
+# are stored already (idempotent appends; ``_lock_reserve`` leaves this out), and, when every
+# session has its counter, reserve numbers for the others and NOTIFY. Rows: ('C', how many
+# counters were locked); ('L', session) per locked counter, only when some are missing; ('R',
+# session, key, last number, how many) per reservation; ('F', stored event) per event found. A
+# batch with a session missing its counter reserves nothing here (the caller sorts it out).
+def _lock_reserve(look_up: bool) -> str:
+    stored = "e.id = ANY($3::bytea[])" if look_up else "false"
+    return (
+        "WITH locked AS MATERIALIZED (SELECT session_id, session_key FROM asm_session_sequences"
+        " WHERE session_id = ANY($1::text[]) ORDER BY session_id FOR UPDATE),"
+        " counted AS (SELECT count(*) AS n FROM locked),"
+        f" found AS MATERIALIZED (SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN} WHERE {stored}),"
+        " wanted AS (SELECT v.session_id, count(*) AS n"
+        " FROM unnest($2::text[], $3::bytea[]) AS v(session_id, id)"
+        " WHERE (SELECT n FROM counted) = cardinality($1::text[])"
+        " AND v.id NOT IN (SELECT id FROM found) GROUP BY v.session_id),"
+        " reserved AS (UPDATE asm_session_sequences AS s"
+        " SET last_sequence = s.last_sequence + w.n"
+        " FROM wanted AS w WHERE s.session_id = w.session_id"
+        " RETURNING s.session_id, s.session_key, s.last_sequence, w.n,"
+        f" pg_notify('{NOTIFY_CHANNEL}', s.session_id))"
+        f" SELECT 'C', n, NULL::bigint, NULL::text, NULL::text, {_NO_EVENT} FROM counted"
+        " UNION ALL SELECT 'L', NULL, NULL, NULL, session_id,"
+        f" {_NO_EVENT} FROM locked WHERE (SELECT n FROM counted) < cardinality($1::text[])"
+        " UNION ALL SELECT 'R', session_key, last_sequence, n::text, session_id,"
+        f" {_NO_EVENT} FROM reserved"
+        " UNION ALL SELECT 'F', NULL::bigint, NULL::bigint, * FROM found"
+    )
+
+
+_LOCK_FIND_RESERVE: Final = _lock_reserve(look_up=True)
+#: The same without looking ids up: a stored id then fails the COPY (a unique violation), and the
+#: batch is written again with ``_LOCK_FIND_RESERVE`` (retried appends are rare).
+_LOCK_RESERVE: Final = _lock_reserve(look_up=False)
 # Sessions whose counter row is missing (written by other tooling): events hang off the counter
 # row, so such a session has none yet and starts at zero.
 _CREATE_COUNTERS: Final = (
@@ -411,10 +425,17 @@ async def _insert_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]
 
 
 async def _append_groups(
-    conn: asyncpg.Connection, groups: Sequence[Sequence[_Item]], touched: set[str]
+    conn: asyncpg.Connection,
+    groups: Sequence[Sequence[_Item]],
+    touched: set[str],
+    *,
+    look_up: bool = True,
 ) -> list[list[Event] | BaseException]:
     """Append several requests' events in the current transaction; per request: the stored
-    events, or the ``ValidationError`` that rejected it (then none of its events is written)."""
+    events, or the ``ValidationError`` that rejected it (then none of its events is written).
+
+    Without ``look_up`` the event ids are not looked up first: a stored one fails the ``COPY``
+    with a unique violation (the writer then runs the batch again, looking up)."""
     session_ids = sorted({event.session_id for group in groups for event, _ in group})
     first: dict[bytes, str] = {}  # each (encoded) event id: the session it first comes with
     for group in groups:
@@ -424,10 +445,14 @@ async def _append_groups(
     stored: dict[str, Event] = {}
     reserved: dict[str, tuple[int, int]] = {}  # session: (key, last number)
     reserved_counts: dict[str, int] = {}
-    found = await conn.fetch(_LOCK_FIND_RESERVE, session_ids, list(first.values()), list(first))
+    query = _LOCK_FIND_RESERVE if look_up else _LOCK_RESERVE
+    found = await conn.fetch(query, session_ids, list(first.values()), list(first))
     for record in found:
         kind = record[0]
-        if kind == "L":
+        if kind == "C":
+            if record[1] == len(session_ids):  # every counter locked (else 'L' rows follow)
+                known.update(session_ids)
+        elif kind == "L":
             known.add(record[4])
         elif kind == "R":
             reserved[record[4]] = (record[1], record[2])
@@ -620,13 +645,17 @@ class _Writer:
     async def _run_batch(self, batch: list[_Request]) -> None:
         last_race: BaseException | None = None
         reconnected = False
+        look_up = False  # appends skip the id lookup until a stored id shows up
         for attempt in range(_MAX_ATTEMPTS):
             self._commit_sent = False
             try:
                 conn = await self._connection()
-                outcome = await self._transaction(conn, batch)
+                outcome = await self._transaction(conn, batch, look_up)
             except _RACES as exc:
                 last_race = exc
+                if not look_up and isinstance(exc, asyncpg.exceptions.UniqueViolationError):
+                    look_up = True  # a stored id (a retried append): again, looking ids up
+                    continue
                 await asyncio.sleep(0.001 * (attempt + 1))
                 continue
             except StorageError as exc:  # could not connect
@@ -668,12 +697,14 @@ class _Writer:
             self._conn.terminate()
             self._conn = None
 
-    async def _transaction(self, conn: asyncpg.Connection, batch: list[_Request]) -> _Outcome:
+    async def _transaction(
+        self, conn: asyncpg.Connection, batch: list[_Request], look_up: bool
+    ) -> _Outcome:
         outcome = _Outcome()
         transaction = conn.transaction()
         await transaction.start()
         try:
-            await self._write_batch(conn, batch, outcome)
+            await self._write_batch(conn, batch, outcome, look_up)
         except BaseException:
             if not conn.is_closed():
                 try:
@@ -686,7 +717,7 @@ class _Writer:
         return outcome
 
     async def _write_batch(
-        self, conn: asyncpg.Connection, batch: list[_Request], outcome: _Outcome
+        self, conn: asyncpg.Connection, batch: list[_Request], outcome: _Outcome, look_up: bool
     ) -> None:
         appends: list[int] = []
         for index, request in enumerate(batch):
@@ -709,7 +740,7 @@ class _Writer:
             outcome.touched |= touched
         if appends:
             groups = [batch[i].items or [] for i in appends]
-            results = await _append_groups(conn, groups, outcome.touched)
+            results = await _append_groups(conn, groups, outcome.touched, look_up=look_up)
             for index, result in zip(appends, results, strict=True):
                 if isinstance(result, BaseException):
                     outcome.errors[index] = result

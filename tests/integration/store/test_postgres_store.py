@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator
@@ -196,6 +197,29 @@ async def test_concurrent_writes_are_group_committed(store: PostgresSessionStore
     for session in sessions:
         mine = sorted(e.sequence_number or 0 for e in stored if e.session_id == session.id)
         assert mine == list(range(1, 51))
+
+
+async def test_a_stored_id_in_a_batch_of_appends_is_returned_as_stored(
+    store: PostgresSessionStore,
+) -> None:
+    # A batch's appends are written without looking their ids up; a stored id among them fails
+    # the COPY, and the batch is written again with the lookup, in one committed transaction.
+    session = await _session(store)
+    kept = await store.append_event(_event(session.id, 0))
+    before = store.write_transactions
+    first, again, pair, last = await asyncio.gather(
+        store.append_event(_event(session.id, 1)),
+        store.append_event(dataclasses.replace(kept, sequence_number=None)),
+        store.append_events([_event(session.id, 2), kept]),
+        store.append_event(_event(session.id, 3)),
+    )
+    assert store.write_transactions == before + 1
+    assert again == kept
+    assert pair[1] == kept
+    assert [first.sequence_number, pair[0].sequence_number, last.sequence_number] == [2, 3, 4]
+    log = await store.get_events(session.id)
+    assert [e.data["n"] for e in log] == [0, 1, 2, 3]
+    assert [e.sequence_number for e in log] == [1, 2, 3, 4]
 
 
 async def test_a_failing_request_does_not_poison_its_batch(store: PostgresSessionStore) -> None:
