@@ -12,10 +12,11 @@ How it works:
   session/run writes first (each inside its own SAVEPOINT, so a failing one is rolled back
   alone) and then every append of the batch together: one query locks the sessions' counters
   (``SELECT … FOR UPDATE`` in ``session_id`` order, so batches from different processes never
-  deadlock) and finds the event ids already stored (idempotent appends), one
-  ``UPDATE asm_session_sequences … RETURNING`` reserves the numbers (and sends the NOTIFY), one
-  binary ``COPY`` writes the rows: five round trips per batch with BEGIN and COMMIT, whatever
-  its size.
+  deadlock) and reserves the numbers (``UPDATE asm_session_sequences … RETURNING``, which also
+  sends the NOTIFY), one binary ``COPY`` writes the rows: four round trips per batch with BEGIN
+  and COMMIT, whatever its size. Appends are idempotent by id without a lookup on the way: a
+  stored id fails the ``COPY`` (unique violation) and the batch runs again with the same query
+  also finding the stored ids, which are then returned as stored and not written.
 * **Sequence numbers** are reserved inside the write transaction while the counter rows are
   locked, so they stay gap-free and strictly increasing with any number of processes. A batch
   that loses a race (deadlock, serialization failure, an event id inserted meanwhile by another
