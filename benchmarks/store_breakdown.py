@@ -10,8 +10,8 @@ The figures behind "where the time goes" in docs/benchmarks.md, measured by one 
   hand-off to a reader thread and back (a read that finds nothing) through the store, then
   fetching the rows and turning them into ``Event``s, each timed directly on one thread.
 * **PostgreSQL append, 100 sessions in one batch**: wall time per batch of each round trip
-  (``BEGIN``, the query that locks the counters, finds stored ids and reserves numbers,
-  ``COPY``, ``COMMIT``) and the client's CPU per event (the server is another process).
+  (``BEGIN``, the query that locks the counters and reserves numbers, ``COPY``, ``COMMIT``)
+  and the client's CPU per event (the server is another process).
 
 It reaches into the stores' internals (the writer's connection, the append query) on purpose.
 """
@@ -176,19 +176,19 @@ class _TimedPostgres:
         self._conn = conn
         self._wall = wall
 
-    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+    async def _timed(self, label: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
-            return await self._conn.fetch(*args, **kwargs)
+            return await call(*args, **kwargs)
         finally:
-            self._wall["lock, look up ids, reserve (one query)"] += time.perf_counter() - started
+            self._wall[label] += time.perf_counter() - started
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        label = "lock, reserve (one query)"
+        return await self._timed(label, self._conn.fetch, *args, **kwargs)
 
     async def copy_records_to_table(self, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return await self._conn.copy_records_to_table(*args, **kwargs)
-        finally:
-            self._wall["COPY the rows"] += time.perf_counter() - started
+        return await self._timed("COPY the rows", self._conn.copy_records_to_table, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
