@@ -31,3 +31,16 @@ def test_the_read_breakdown_runs(tmp_path: Path) -> None:
         "turn them into Events",
     }
     assert all(value > 0 for value in figures.values())
+
+
+def test_the_postgres_breakdown_times_each_round_trip(postgres_server: str) -> None:
+    figures = store_breakdown.postgres_append(sessions=5, batches=3)
+    assert figures is not None
+    assert set(figures) == {
+        "BEGIN, wall per batch",
+        "lock, reserve (one query), wall per batch",
+        "COPY the rows, wall per batch",
+        "COMMIT, wall per batch",
+        "client CPU per event (store code and asyncpg)",
+    }
+    assert all(value > 0 for value in figures.values())
