@@ -7,6 +7,10 @@ Reported: p50 and p99 latency of one read, and the 1M / 10k ratio of the p50s, w
 database files in the OS page cache (each is read once before measuring). The two databases
 are read in turns, so a slow spell of a shared machine touches both alike.
 
+Two payloads (``--payload``, as in ``store_append``): ``event`` (the default), events of ~500
+bytes as JSON with a run id, the issue's "~500-byte events"; ``data``, 500 bytes of data
+(events of ~760 bytes), the stricter shape measured before.
+
 The databases are built through a direct insert path (rows encoded exactly as the store
 encodes them, written with ``executemany`` in large transactions, the counter set at the end)
 so the benchmark stays quick; they are kept under ``.benchmarks/`` (git-ignored) and reused
@@ -28,12 +32,13 @@ from pathlib import Path
 
 from agent_session_manager.core.clock import utcnow
 from agent_session_manager.core.events import Event
+from agent_session_manager.core.ids import new_run_id
 from agent_session_manager.core.models import Session
 from agent_session_manager.store import sqlite as sqlite_store
 from agent_session_manager.store.migrations import HEAD_REVISION
 from agent_session_manager.store.sqlite import SQLiteSessionStore
 from benchmarks._util import machine, now
-from benchmarks.store_append import _data
+from benchmarks.store_append import PAYLOADS, _data, event_json_bytes
 
 #: Where the databases are kept between runs (git-ignored).
 CACHE = Path(".benchmarks")
@@ -48,9 +53,9 @@ class ReadFigure:
     reads: int
 
 
-def _path(folder: Path, events: int) -> Path:
+def _path(folder: Path, events: int, payload: str = "event") -> Path:
     # Named after the schema revision: a file kept from an older revision is not reused.
-    return folder / f"store_read_{events}_r{HEAD_REVISION}.db"
+    return folder / f"store_read_{events}_{payload}_r{HEAD_REVISION}.db"
 
 
 async def _create(path: Path) -> Session:
@@ -60,8 +65,10 @@ async def _create(path: Path) -> Session:
     return session
 
 
-def build(path: Path, events: int) -> str:
-    """Create (or reuse) a store file with one session of ``events`` events; return its id."""
+def build(path: Path, events: int, payload: str = "event") -> str:
+    """Create (or reuse) a store file with one session of ``events`` events of ``payload``
+    (see ``store_append``: ``event``, ~500-byte events with a run id; ``data``, 500 bytes of
+    data); return the session's id."""
     marker = path.with_suffix(".session")
     if path.exists() and marker.exists():
         return marker.read_text().strip()
@@ -73,6 +80,7 @@ def build(path: Path, events: int) -> str:
     try:
         conn.execute("PRAGMA synchronous = OFF")  # a throwaway build: speed over durability
         start = utcnow() - timedelta(days=1)
+        run_id = new_run_id() if payload == "event" else None
         (key,) = conn.execute(
             "SELECT session_key FROM asm_session_sequences WHERE session_id = ?", (session.id,)
         ).fetchone()
@@ -82,7 +90,8 @@ def build(path: Path, events: int) -> str:
                 event = Event(
                     type="message_received",
                     session_id=session.id,
-                    data=_data(n),
+                    run_id=run_id,
+                    data=_data(n, payload),
                     timestamp=start + timedelta(microseconds=n),
                 )
                 row = sqlite_store._event_row(event)[1]
@@ -146,15 +155,20 @@ async def _reads(databases: list[tuple[Path, str, int]], reads: int) -> list[Rea
 
 
 def measure(
-    large: int = 1_000_000, small: int = 10_000, reads: int = 3_000, folder: Path = CACHE
+    large: int = 1_000_000,
+    small: int = 10_000,
+    reads: int = 3_000,
+    folder: Path = CACHE,
+    payload: str = "event",
 ) -> tuple[ReadFigure, ReadFigure, float]:
     """(figure at ``small``, figure at ``large``, build seconds of what was not cached)."""
 
     started = now()
-    ids = {n: build(_path(folder, n), n) for n in (small, large)}
+    paths = {n: _path(folder, n, payload) for n in (small, large)}
+    ids = {n: build(paths[n], n, payload) for n in (small, large)}
     built = now() - started
 
-    figures = asyncio.run(_reads([(_path(folder, n), ids[n], n) for n in (small, large)], reads))
+    figures = asyncio.run(_reads([(paths[n], ids[n], n) for n in (small, large)], reads))
     return figures[0], figures[1], built
 
 
@@ -163,9 +177,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--reads", type=int, default=3_000)
+    parser.add_argument("--payload", choices=PAYLOADS, default="event")
     args = parser.parse_args(argv)
-    small, large, built = measure(args.events, args.small, args.reads)
-    print(f"## Cursor reads, SQLite ({machine()}, pid {os.getpid()}, not pinned)\n")
+    small, large, built = measure(args.events, args.small, args.reads, payload=args.payload)
+    print(
+        f"## Cursor reads, SQLite ({machine()}, pid {os.getpid()}, not pinned),"
+        f" payload {args.payload!r}: events of {event_json_bytes(args.payload)} bytes as JSON\n"
+    )
     print(f"(databases built or checked in {built:.1f} s, kept under {CACHE}/)\n")
     print("| database | reads | p50 | p99 |")
     print("|---|---:|---:|---:|")

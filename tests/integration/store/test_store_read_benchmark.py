@@ -21,3 +21,14 @@ def test_store_read_benchmark_runs_and_reuses_its_databases(tmp_path: Path) -> N
     again = store_read.measure(large=2_000, small=500, reads=20, folder=tmp_path)
     assert again[0].events == 500
     assert files() == built  # reused, not rebuilt
+
+
+def test_store_read_benchmark_keeps_one_database_per_payload(tmp_path: Path) -> None:
+    for payload in ("event", "data"):
+        small, large, _ = store_read.measure(
+            large=1_000, small=500, reads=10, folder=tmp_path, payload=payload
+        )
+        assert (small.events, large.events) == (500, 1_000)
+    names = sorted(p.name for p in tmp_path.glob("*.db"))
+    assert len(names) == 4
+    assert sum("_event_" in name for name in names) == 2
