@@ -76,6 +76,9 @@ from agent_session_manager.store._idcodec import (
 )
 from agent_session_manager.store._notify import SessionNotifier, long_poll
 from agent_session_manager.store._sqlcodec import (
+    EVENT_COLUMNS,
+    EVENTS_JOIN,
+    SESSION_EVENT_COLUMNS,
     EventRow,
     dump_record,
     event_row,
@@ -117,20 +120,10 @@ _MAX_ATTEMPTS: Final = 8
 _WIDTHS: Final = {"session_id": 64, "id": 64, "type": 128, "run_id": 64, "provider": 64}
 
 
-# Columns in ``Event`` constructor order, so a record maps onto it positionally; ``e`` is the
-# event, ``q`` its session's counter row (which maps the integer session key to the id).
-_EVENT_COLUMNS: Final = (
-    "e.type, q.session_id, e.data, e.run_id, e.metadata, e.provider, e.id, e.timestamp,"
-    " e.sequence_number, e.schema_version"
-)
-_EVENTS_JOIN: Final = (
-    "asm_events AS e JOIN asm_session_sequences AS q ON q.session_key = e.session_key"
-)
 # One session's events ($1 its id, $2 the cursor), rows for ``session_events``: the key looked
-# up once, the session id not selected back.
+# up once.
 _SESSION_EVENTS: Final = (
-    "SELECT e.type, e.data, e.run_id, e.metadata, e.provider, e.id, e.timestamp,"
-    " e.sequence_number, e.schema_version FROM asm_events AS e"
+    f"SELECT {SESSION_EVENT_COLUMNS} FROM asm_events AS e"
     " WHERE e.session_key = (SELECT session_key FROM asm_session_sequences"
     " WHERE session_id = $1) AND e.sequence_number > $2"
 )
@@ -157,7 +150,7 @@ def _lock_reserve(look_up: bool) -> str:
         "WITH locked AS MATERIALIZED (SELECT session_id, session_key FROM asm_session_sequences"
         " WHERE session_id = ANY($1::text[]) ORDER BY session_id FOR UPDATE),"
         " counted AS (SELECT count(*) AS n FROM locked),"
-        f" found AS MATERIALIZED (SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN} WHERE {stored}),"
+        f" found AS MATERIALIZED (SELECT {EVENT_COLUMNS} FROM {EVENTS_JOIN} WHERE {stored}),"
         " wanted AS (SELECT v.session_id, count(*) AS n"
         " FROM unnest($2::text[], $3::bytea[]) AS v(session_id, id)"
         " WHERE (SELECT n FROM counted) = cardinality($1::text[])"

@@ -88,7 +88,10 @@ from agent_session_manager.store._idcodec import (
 from agent_session_manager.store._notify import SessionNotifier, long_poll
 from agent_session_manager.store._sqlcodec import (
     EPOCH,
+    EVENT_COLUMNS,
+    EVENTS_JOIN,
     MICROSECOND,
+    SESSION_EVENT_COLUMNS,
     EventRow,
     dump_record,
     event_row,
@@ -124,21 +127,11 @@ _PAGE_BYTES: Final = 4096
 _IN_CHUNK: Final = 500
 
 
-# Columns in ``Event`` constructor order, so a row maps onto it positionally; ``e`` is the
-# event, ``q`` its session's counter row (which maps the integer session key to the id).
-_EVENT_COLUMNS: Final = (
-    "e.type, q.session_id, e.data, e.run_id, e.metadata, e.provider, e.id, e.timestamp,"
-    " e.sequence_number, e.schema_version"
-)
-_EVENTS_JOIN: Final = (
-    "asm_events AS e JOIN asm_session_sequences AS q ON q.session_key = e.session_key"
-)
 # One session's events (parameters: session id, cursor), rows for ``session_events``. The key
 # is looked up once, so the primary key gives the order (a join made SQLite scan the counters and
-# sort: +60 us a read); the session id is not selected back (+25 us per 100 rows).
+# sort: +60 us a read).
 _SESSION_EVENTS: Final = (
-    "SELECT e.type, e.data, e.run_id, e.metadata, e.provider, e.id, e.timestamp,"
-    " e.sequence_number, e.schema_version FROM asm_events AS e"
+    f"SELECT {SESSION_EVENT_COLUMNS} FROM asm_events AS e"
     " WHERE e.session_key = (SELECT session_key FROM asm_session_sequences WHERE session_id = ?)"
     " AND e.sequence_number > ?"
 )
@@ -188,7 +181,7 @@ _event_row = event_row
 
 
 def _event_from_row(row: Sequence[Any]) -> Event:
-    """A row of ``_EVENT_COLUMNS`` (any session's event) as an ``Event``."""
+    """A row of ``EVENT_COLUMNS`` (any session's event) as an ``Event``."""
     metadata, run_id = row[4], row[3]
     return assemble_event(
         row[0],
@@ -642,7 +635,7 @@ def _load_events_by_id(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[s
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
         marks = ",".join("?" * len(chunk))
-        sql = f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS_JOIN} WHERE e.id IN ({marks})"
+        sql = f"SELECT {EVENT_COLUMNS} FROM {EVENTS_JOIN} WHERE e.id IN ({marks})"
         for row in conn.execute(sql, chunk):
             event = _event_from_row(row)
             found[event.id] = event
