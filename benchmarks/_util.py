@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
-def pin_to_one_core() -> str:
-    """Run on a single CPU so figures mean 'one core', whatever the machine has."""
-    if hasattr(os, "sched_setaffinity"):
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return f"pinned to CPU {cpu}"
-    return "not pinned (no sched_setaffinity)"
+@contextlib.contextmanager
+def pinned_to_one_core() -> Iterator[str]:
+    """Run the block on a single CPU so its figures mean 'one core', whatever the machine has;
+    yields how it ran. The previous affinity comes back afterwards: threads and child processes
+    started later inherit it, and ``make bench`` runs every benchmark in one process."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield "not pinned (no sched_setaffinity)"
+        return
+    before = os.sched_getaffinity(0)
+    cpu = min(before)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield f"pinned to CPU {cpu}"
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def machine() -> str:

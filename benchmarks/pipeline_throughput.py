@@ -12,7 +12,7 @@ import asyncio
 import gc
 
 from agent_session_manager import InMemorySessionStore, Scenario, ScriptedAdapter, SessionManager
-from benchmarks._util import machine, now, pin_to_one_core, repeat
+from benchmarks._util import machine, now, pinned_to_one_core, repeat
 
 DELTA = "a chunk of streamed assistant text, "  # 36 characters, a typical streamed delta
 
@@ -64,12 +64,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    pinning = pin_to_one_core()
-    print(f"## Pipeline throughput ({machine()}, {pinning})\n")
-    print("| shape | events/s (median) | events/s (best) |")
-    print("|---|---:|---:|")
-    for shape, (median, best) in measure(args.events, args.runs, args.repeats).items():
-        print(f"| {shape} | {median:,.0f} | {best:,.0f} |")
+    with pinned_to_one_core() as pinning:
+        print(f"## Pipeline throughput ({machine()}, {pinning})\n")
+        print("| shape | events/s (median) | events/s (best) |")
+        print("|---|---:|---:|")
+        for shape, (median, best) in measure(args.events, args.runs, args.repeats).items():
+            print(f"| {shape} | {median:,.0f} | {best:,.0f} |")
 
 
 if __name__ == "__main__":
