@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         import_session,
         plan_retention,
         search_sessions,
+        storage_stats,
         usage_summary,
     )
     from agent_session_manager.manager import DEFAULT_RUN_TIMEOUT, RunResult, SessionManager
@@ -119,7 +120,7 @@ if TYPE_CHECKING:
     from agent_session_manager.store.postgres import (
         PostgresSessionStore,
     )
-    from agent_session_manager.store.protocol import SessionStore
+    from agent_session_manager.store.protocol import SessionStore, StorageStats
     from agent_session_manager.store.sqlite import (
         SQLiteSessionStore,
     )
@@ -181,6 +182,7 @@ _LAZY = {
     "ScriptedAdapter": "agent_session_manager.providers.scripted",
     "InMemorySessionStore": "agent_session_manager.store.memory",
     "SessionStore": "agent_session_manager.store.protocol",
+    "StorageStats": "agent_session_manager.store.protocol",
     "SQLiteSessionStore": "agent_session_manager.store.sqlite",
     "PostgresSessionStore": "agent_session_manager.store.postgres",
     "default_store_url": "agent_session_manager.store.factory",
@@ -224,6 +226,7 @@ _LAZY = {
     "import_session": "agent_session_manager.maintenance",
     "plan_retention": "agent_session_manager.maintenance",
     "search_sessions": "agent_session_manager.maintenance",
+    "storage_stats": "agent_session_manager.maintenance",
     "usage_summary": "agent_session_manager.maintenance",
     "Settings": "agent_session_manager.config",
     "load_settings": "agent_session_manager.config",
@@ -318,6 +321,7 @@ __all__ = [
     "Settings",
     "ShellAdapter",
     "StorageError",
+    "StorageStats",
     "StreamSession",
     "Subscription",
     "TTYSink",
@@ -338,6 +342,7 @@ __all__ = [
     "plan_retention",
     "render_events",
     "search_sessions",
+    "storage_stats",
     "stream_session",
     "upgrade_store",
     "usage_summary",

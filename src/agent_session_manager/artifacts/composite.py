@@ -26,7 +26,7 @@ from agent_session_manager.artifacts.protocol import (
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager.store.protocol import SessionStore, StorageStats
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +172,12 @@ class CompositeStore:
         events: Sequence[Event] = (),
     ) -> builtins.list[Event]:
         return await self.sessions.flush(run=run, session=session, events=events)
+
+    async def storage_stats(self) -> StorageStats:
+        """The session store's figures (artifacts are not counted)."""
+        from agent_session_manager.maintenance.storage import storage_stats
+
+        return await storage_stats(self.sessions)
 
     # -- artifacts -----------------------------------------------------------------------------
     async def put(self, key: str, data: bytes) -> ArtifactRef:

@@ -125,6 +125,16 @@ def fmt_duration(ms: float | None) -> str:
     return f"{minutes} m {rest:02d} s"
 
 
+def fmt_bytes(size: int) -> str:
+    """``512 B``, ``1.5 KiB``, ``338.2 MiB``, ``2.1 GiB``."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
 def fmt_cost(cost: float | None) -> str:
     return "-" if cost is None else f"${cost:.4f}"
 

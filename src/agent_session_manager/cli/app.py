@@ -88,7 +88,12 @@ COMMANDS: tuple[CommandEntry, ...] = (
     ),
     CommandEntry("sessions", f"{_COMMANDS}.sessions", "app", "List, show and create sessions."),
     CommandEntry("runs", f"{_COMMANDS}.runs", "app", "List and show runs."),
-    CommandEntry("db", f"{_COMMANDS}.db", "app", "Manage the store's database schema."),
+    CommandEntry(
+        "db",
+        f"{_COMMANDS}.db",
+        "app",
+        "The store's database: schema upgrades and storage statistics.",
+    ),
     CommandEntry("config", f"{_COMMANDS}.config", "app", "Show the effective configuration."),
 )
 

@@ -1,5 +1,5 @@
-"""Maintenance and query over any ``SessionStore``: search, usage and cost summaries, session
-export/import bundles and retention with a dry-run report.
+"""Maintenance and query over any ``SessionStore``: search, usage and cost summaries, storage
+statistics, session export/import bundles and retention with a dry-run report.
 
 Everything here is written against the ``SessionStore`` and ``ArtifactStore`` protocols only, so
 it works on the in-memory, SQLite and PostgreSQL stores and on third-party ones alike; it knows
@@ -26,6 +26,7 @@ from agent_session_manager.maintenance.retention import (
     clean_orphaned_artifacts,
     plan_retention,
 )
+from agent_session_manager.maintenance.storage import storage_stats
 from agent_session_manager.maintenance.usage import (
     UsageGrouping,
     UsageReport,
@@ -53,5 +54,6 @@ __all__ = [
     "iter_sessions",
     "plan_retention",
     "search_sessions",
+    "storage_stats",
     "usage_summary",
 ]

@@ -33,6 +33,13 @@ MICROSECOND: Final = timedelta(microseconds=1)
 #: ``store/_idcodec.py``. The insert swaps the session id for the session's integer key.
 EventRow = tuple[str, bytes, str, bytes | None, int, str, str | None, str | None, int]
 
+#: Select-list items counting the store's contents (sessions, runs, events), so that a store
+#: reads them with its byte figure in one statement, which is one snapshot.
+COUNT_COLUMNS: Final = (
+    "(SELECT count(*) FROM asm_sessions), (SELECT count(*) FROM asm_runs),"
+    " (SELECT count(*) FROM asm_events)"
+)
+
 #: Columns in ``Event`` constructor order, so a row maps onto it positionally (``assemble_event``,
 #: ``decode_id`` for the ids): ``e`` is the event, ``q`` its session's counter row, which maps the
 #: integer session key to the id (``EVENTS_JOIN``).

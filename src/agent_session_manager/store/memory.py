@@ -34,6 +34,7 @@ from agent_session_manager.store._common import (
     encode_event_payload,
 )
 from agent_session_manager.store._notify import SessionNotifier
+from agent_session_manager.store.protocol import StorageStats
 
 
 class InMemorySessionStore:
@@ -264,6 +265,11 @@ class InMemorySessionStore:
 
     async def latest_sequence(self, session_id: str) -> int:
         return self._last.get(session_id, 0)
+
+    async def storage_stats(self) -> StorageStats:
+        """Counts only: nothing is kept on disk, so there is no byte figure."""
+        events = sum(len(log) for log in self._events.values())
+        return StorageStats("memory", len(self._sessions), len(self._runs), events)
 
     async def wait_for_events(
         self,

@@ -76,6 +76,7 @@ from agent_session_manager.store._idcodec import (
 )
 from agent_session_manager.store._notify import SessionNotifier, long_poll
 from agent_session_manager.store._sqlcodec import (
+    COUNT_COLUMNS,
     EVENT_COLUMNS,
     EVENTS_JOIN,
     SESSION_EVENT_COLUMNS,
@@ -93,6 +94,7 @@ from agent_session_manager.store.migrations import (
     check_known_revision,
     postgres_revision,
 )
+from agent_session_manager.store.protocol import StorageStats
 
 if TYPE_CHECKING:
     from asyncpg.pool import Pool
@@ -101,6 +103,15 @@ logger = logging.getLogger(__name__)
 
 #: The channel every append transaction notifies, with the session id as payload.
 NOTIFY_CHANNEL: Final = "asm_events"
+#: The tables a store's data lives in (``store/schema.py`` and Alembic's version table), which
+#: ``storage_stats`` sizes; looked up on the connection's ``search_path`` like every query.
+STORE_TABLES: Final = (
+    "asm_sessions",
+    "asm_runs",
+    "asm_session_sequences",
+    "asm_events",
+    "alembic_version",
+)
 #: Most requests committed in one transaction.
 MAX_BATCH_REQUESTS: Final = 1000
 #: Most read connections in the pool.
@@ -1113,6 +1124,18 @@ class PostgresSessionStore:
             _text(session_id, "session_id"),
         )
         return int(rows[0][0]) if rows else 0
+
+    async def storage_stats(self) -> StorageStats:
+        """Exact counts and the total size of the store's tables (indexes and TOAST included),
+        read in one statement. Counting scans the tables: 40-75 ms for a million events."""
+        rows = await self._fetch(
+            f"SELECT {COUNT_COLUMNS}, (SELECT coalesce(sum(pg_total_relation_size(c)), 0)"
+            " FROM unnest($1::text[]) AS t(name) CROSS JOIN LATERAL to_regclass(t.name) AS c"
+            " WHERE c IS NOT NULL)",
+            list(STORE_TABLES),
+        )
+        sessions, runs, events, stored = rows[0]
+        return StorageStats("postgresql", sessions, runs, events, int(stored))
 
     async def wait_for_events(
         self,

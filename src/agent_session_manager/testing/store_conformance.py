@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 import signal
 import sys
 import textwrap
@@ -26,7 +27,7 @@ from agent_session_manager.core.errors import RunNotFound, SessionNotFound, Vali
 from agent_session_manager.core.events import Event, EventType
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager.store.protocol import ReportsStorage, SessionStore
 
 #: Upper bound for anything that should happen "at once"; only there to stop a hang, never a
 #: performance assertion (the benchmarks measure speed).
@@ -97,6 +98,9 @@ class SessionStoreConformance:
       stay gap-free; ``wait_for_events`` is woken by another process's append; a writer
       process SIGKILLed at random moments 20 times leaves no torn batch, no gap, and every
       append it saw acknowledged.
+    * **Storage statistics** (stores implementing the optional ``ReportsStorage``):
+      ``storage_stats()`` counts sessions, runs and events exactly as they are stored and
+      deleted, and a byte figure, when given, covers a stored payload.
     * **Fidelity**: custom event types, unknown data keys, unicode and a 1 MB payload round-trip
       unchanged; sessions and runs round-trip equal.
     * **Queries**: ``list_sessions`` filters (status, agent, all-of tags, ``created_after``
@@ -607,6 +611,30 @@ class SessionStoreConformance:
         assert await store.list_runs(other.id) == []
         assert await store.get_events(other.id) == []
         assert self.numbers(await store.get_events(session.id)) == [1, 5, 6]
+
+    # -- storage statistics (optional: ReportsStorage) -------------------------------------------
+    async def test_storage_stats_count_what_is_stored(self, store: SessionStore) -> None:
+        if not isinstance(store, ReportsStorage):
+            pytest.skip(f"{type(store).__name__} does not report storage (ReportsStorage)")
+        empty = await store.storage_stats()
+        assert (empty.sessions, empty.runs, empty.events) == (0, 0, 0)
+        assert empty.bytes_per_event is None
+        session = await self.new_session(store, status=SessionStatus.ACTIVE)
+        other = await self.new_session(store)
+        run = Run(session_id=session.id)
+        await store.save_run(run)
+        await store.append_events([self.event(session.id, i, run_id=run.id) for i in range(30)])
+        # 200,000 random hex digits: no backend compresses them below 100,000 bytes.
+        await store.append_event(self.event(other.id, data={"blob": secrets.token_hex(100_000)}))
+        full = await store.storage_stats()
+        assert (full.sessions, full.runs, full.events) == (2, 1, 31)
+        if full.stored_bytes is not None:
+            assert full.stored_bytes > 100_000
+            assert full.bytes_per_event == full.stored_bytes / 31
+        assert await store.delete_runs([run.id]) == 1
+        await store.delete_session(other.id)
+        left = await store.storage_stats()
+        assert (left.sessions, left.runs, left.events) == (1, 0, 0)
 
     async def test_bad_deletions_are_rejected(self, store: SessionStore) -> None:
         session, run = await self._running(store)

@@ -1,4 +1,5 @@
-"""``asm db upgrade`` in a real subprocess: SQLite and PostgreSQL, up to date, and fail-closed."""
+"""``asm db upgrade`` and ``asm db stats`` in a real subprocess: SQLite and PostgreSQL, up to
+date, fail-closed, and what a store holds."""
 
 from __future__ import annotations
 
@@ -66,3 +67,55 @@ def test_upgrade_migrates_a_postgres_database(cli: CLI, postgres_url: str) -> No
     assert [s["id"] for s in cli.json("--store", postgres_url, "sessions", "list")] == [
         created.stdout.strip()
     ]
+
+
+def test_stats_of_a_sqlite_store(cli: CLI, tmp_path: Path) -> None:
+    first = cli.run("sessions", "create").stdout.strip()
+    second = cli.run("sessions", "create").stdout.strip()
+    events = sum(_event_count(cli, s) for s in (first, second))
+    stats = cli.json("db", "stats")
+    assert stats["store"] == f"sqlite:///{tmp_path / 'asm.db'}"
+    assert (stats["backend"], stats["sessions"], stats["runs"]) == ("sqlite", 2, 0)
+    assert stats["events"] == events > 0
+    conn = sqlite3.connect(tmp_path / "asm.db")
+    try:
+        pages, free, size = (
+            conn.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_count", "freelist_count", "page_size")
+        )
+    finally:
+        conn.close()
+    assert stats["stored_bytes"] == (pages - free) * size
+    assert stats["bytes_per_event"] == stats["stored_bytes"] / events
+    text = cli.run("db", "stats")
+    assert text.code == 0, text.stderr
+    lines = dict(line.split(None, 1) for line in text.stdout.splitlines() if line.strip())
+    assert lines["sessions"] == "2"
+    assert lines["events"] == str(events)
+    assert f"({stats['stored_bytes']:,} B)" in lines["stored"]
+
+
+def test_stats_of_a_memory_store_have_no_byte_figure(cli: CLI) -> None:
+    stats = cli.json("db", "stats", "--store", "memory://")
+    assert stats["sessions"] == stats["events"] == 0
+    assert stats["stored_bytes"] is None
+    assert stats["bytes_per_event"] is None
+    text = cli.run("db", "stats", "--store", "memory://")
+    assert text.code == 0, text.stderr
+    assert "stored     -" in text.stdout
+
+
+def test_stats_of_a_postgres_database(cli: CLI, postgres_url: str) -> None:
+    created = cli.run("--store", postgres_url, "sessions", "create")
+    assert created.code == 0, created.stderr
+    stats = cli.json("--store", postgres_url, "db", "stats")
+    assert (stats["backend"], stats["sessions"], stats["runs"]) == ("postgresql", 1, 0)
+    assert stats["events"] == _event_count(cli, created.stdout.strip(), postgres_url)
+    assert stats["stored_bytes"] > 0
+
+
+def _event_count(cli: CLI, session_id: str, store: str | None = None) -> int:
+    where = ["--store", store] if store else []
+    listed = cli.run(*where, "events", session_id, "--format", "jsonl")
+    assert listed.code == 0, listed.stderr
+    return len(listed.stdout.splitlines())

@@ -191,3 +191,69 @@ async def test_keep_last_runs_and_max_events_on_postgresql() -> None:
         upgrade_to_head(url)
         async with await PostgresSessionStore.open(url) as store:
             await _prune_runs_and_events(store)
+
+
+async def test_storage_stats_of_a_sqlite_file(tmp_path: Path) -> None:
+    import sqlite3
+
+    from agent_session_manager.maintenance import storage_stats
+
+    path = tmp_path / "stats.db"
+    async with await SQLiteSessionStore.open(path) as store:
+        sessions = [await add_session(store, runs=2, streamed=200) for _ in range(5)]
+        full = await storage_stats(store)
+        assert (full.backend, full.sessions, full.runs, full.events) == ("sqlite", 5, 10, 5 * 413)
+        for session in sessions[:4]:
+            await store.delete_session(session.id)
+        left = await storage_stats(store)
+        assert (left.sessions, left.runs, left.events) == (1, 2, 413)
+    # The figure is the pages in use, read back here from the file by plain sqlite3.
+    conn = sqlite3.connect(path)
+    try:
+        pages, free, size = (
+            conn.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_count", "freelist_count", "page_size")
+        )
+    finally:
+        conn.close()
+    assert free > 0  # the deleted sessions' pages stay in the file, free
+    assert left.stored_bytes == (pages - free) * size
+    assert full.stored_bytes is not None
+    assert left.stored_bytes < full.stored_bytes
+
+
+async def test_storage_stats_of_a_postgresql_database() -> None:
+    from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
+
+    server = postgres_url_or_skip()  # skips (or fails under CI=true) without a server
+    import asyncpg
+
+    from agent_session_manager.maintenance import storage_stats
+    from agent_session_manager.store.migrations import upgrade_to_head
+    from agent_session_manager.store.postgres import PostgresSessionStore
+
+    with temporary_database(server, prefix="asm_maint_test") as url:
+        upgrade_to_head(url)
+        async with await PostgresSessionStore.open(url) as store:
+            empty = await storage_stats(store)
+            for _ in range(3):
+                await add_session(store, runs=2, streamed=200)
+            full = await storage_stats(store)
+        assert (full.backend, full.sessions, full.runs, full.events) == (
+            "postgresql",
+            3,
+            6,
+            3 * 413,
+        )
+        conn = await asyncpg.connect(url)
+        try:
+            by_table = await conn.fetchval(
+                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+            )
+        finally:
+            await conn.close()
+        assert full.stored_bytes == by_table  # every table of the store, indexes and TOAST
+        assert empty.stored_bytes is not None
+        assert full.stored_bytes > empty.stored_bytes

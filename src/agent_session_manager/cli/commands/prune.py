@@ -134,7 +134,7 @@ def _print_report(report: RetentionReport) -> None:
     _output.out(
         f"{'dry run: ' if report.dry_run else ''}{verb} {totals['sessions']} sessions, "
         f"{totals['runs']} runs, {totals['events']} events, {totals['artifacts']} artifacts "
-        f"(~{_bytes(totals['bytes_estimate'])})"
+        f"(~{_output.fmt_bytes(totals['bytes_estimate'])})"
     )
     if report.sessions:
         _output.print_table(
@@ -166,12 +166,3 @@ def _print_report(report: RetentionReport) -> None:
         )
     if report.orphaned_artifacts:
         _output.out(f"{len(report.orphaned_artifacts)} orphaned artifacts (session gone)")
-
-
-def _bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
