@@ -12,6 +12,7 @@ import pytest
 from agent_session_manager.store.migrations import HEAD_REVISION
 from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
 from tests.integration.cli.conftest import CLI
+from tests.unit.maintenance._data import sqlite_pages
 
 
 @pytest.fixture
@@ -77,15 +78,7 @@ def test_stats_of_a_sqlite_store(cli: CLI, tmp_path: Path) -> None:
     assert stats["store"] == f"sqlite:///{tmp_path / 'asm.db'}"
     assert (stats["backend"], stats["sessions"], stats["runs"]) == ("sqlite", 2, 0)
     assert stats["events"] == events > 0
-    conn = sqlite3.connect(tmp_path / "asm.db")
-    try:
-        pages, free, size = (
-            conn.execute(f"PRAGMA {name}").fetchone()[0]
-            for name in ("page_count", "freelist_count", "page_size")
-        )
-    finally:
-        conn.close()
-    assert stats["stored_bytes"] == (pages - free) * size
+    assert stats["stored_bytes"] == sqlite_pages(tmp_path / "asm.db")[0]
     assert stats["bytes_per_event"] == stats["stored_bytes"] / events
     text = cli.run("db", "stats")
     assert text.code == 0, text.stderr

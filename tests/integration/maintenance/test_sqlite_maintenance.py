@@ -19,7 +19,7 @@ from agent_session_manager.maintenance import (
 from agent_session_manager.store.memory import InMemorySessionStore
 from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.store.sqlite import SQLiteSessionStore
-from tests.unit.maintenance._data import T0, add_session
+from tests.unit.maintenance._data import T0, add_session, sqlite_pages
 
 
 async def snapshot(store: SessionStore, session_id: str) -> tuple[object, ...]:
@@ -194,8 +194,6 @@ async def test_keep_last_runs_and_max_events_on_postgresql() -> None:
 
 
 async def test_storage_stats_of_a_sqlite_file(tmp_path: Path) -> None:
-    import sqlite3
-
     from agent_session_manager.maintenance import storage_stats
 
     path = tmp_path / "stats.db"
@@ -207,17 +205,9 @@ async def test_storage_stats_of_a_sqlite_file(tmp_path: Path) -> None:
             await store.delete_session(session.id)
         left = await storage_stats(store)
         assert (left.sessions, left.runs, left.events) == (1, 2, 413)
-    # The figure is the pages in use, read back here from the file by plain sqlite3.
-    conn = sqlite3.connect(path)
-    try:
-        pages, free, size = (
-            conn.execute(f"PRAGMA {name}").fetchone()[0]
-            for name in ("page_count", "freelist_count", "page_size")
-        )
-    finally:
-        conn.close()
+    in_use, free = sqlite_pages(path)  # read back from the file by plain sqlite3
     assert free > 0  # the deleted sessions' pages stay in the file, free
-    assert left.stored_bytes == (pages - free) * size
+    assert left.stored_bytes == in_use
     assert full.stored_bytes is not None
     assert left.stored_bytes < full.stored_bytes
 

@@ -1,10 +1,13 @@
 """Test data for the maintenance tests: sessions with runs and events written through the
-``SessionStore`` protocol, with fixed timestamps, and a store double that cannot prune."""
+``SessionStore`` protocol, with fixed timestamps, a store double that cannot prune, and a SQLite
+file's pages as plain ``sqlite3`` reads them."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from agent_session_manager.core.events import Event
@@ -131,3 +134,16 @@ class UnprunableStore(InMemorySessionStore):
 
     delete_runs = None  # type: ignore[assignment]
     delete_events = None  # type: ignore[assignment]
+
+
+def sqlite_pages(path: Path) -> tuple[int, int]:
+    """(bytes of the pages in use, free pages) of the SQLite file at ``path``."""
+    conn = sqlite3.connect(path)
+    try:
+        pages, free, size = (
+            conn.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_count", "freelist_count", "page_size")
+        )
+    finally:
+        conn.close()
+    return (pages - free) * size, free
