@@ -98,6 +98,23 @@ def event_row(event: object) -> tuple[Event, EventRow]:
     )
 
 
+def event_from_row(row: Sequence[Any]) -> Event:
+    """A row of ``EVENT_COLUMNS`` (any session's event, e.g. found by id) as an ``Event``."""
+    metadata, run_id = row[4], row[3]
+    return assemble_event(
+        row[0],
+        row[1],
+        orjson.loads(row[2]),
+        None if run_id is None else decode_id(run_id, RUN_ID_PREFIX),
+        {} if metadata is None else orjson.loads(metadata),
+        row[5],
+        decode_id(row[6], EVENT_ID_PREFIX),
+        from_micros(row[7]),
+        row[8],
+        row[9],
+    )
+
+
 def session_events(rows: Iterable[Sequence[Any]], session_id: str) -> list[Event]:
     """One session's rows as ``Event`` objects, the rows holding ``SESSION_EVENT_COLUMNS``
     (type, data, run_id, metadata, provider, id, timestamp, sequence_number, schema_version). The

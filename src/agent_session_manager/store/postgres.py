@@ -47,7 +47,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import asyncpg
-import orjson
 
 from agent_session_manager.core.errors import (
     RunNotFound,
@@ -55,7 +54,7 @@ from agent_session_manager.core.errors import (
     StorageError,
     ValidationError,
 )
-from agent_session_manager.core.events import Event, assemble_event
+from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store._common import (
@@ -71,7 +70,6 @@ from agent_session_manager.store._common import (
 from agent_session_manager.store._idcodec import (
     EVENT_ID_PREFIX,
     RUN_ID_PREFIX,
-    decode_id,
     encode_id,
 )
 from agent_session_manager.store._notify import SessionNotifier, long_poll
@@ -82,8 +80,8 @@ from agent_session_manager.store._sqlcodec import (
     SESSION_EVENT_COLUMNS,
     EventRow,
     dump_record,
+    event_from_row,
     event_row,
-    from_micros,
     run_status,
     session_events,
     session_status,
@@ -295,23 +293,6 @@ def _event_item(event: object) -> _Item:
     return item
 
 
-def _event_from_record(row: Sequence[Any]) -> Event:
-    metadata = row[4]
-    run_id = row[3]
-    return assemble_event(
-        row[0],
-        row[1],
-        orjson.loads(row[2]),
-        None if run_id is None else decode_id(run_id, RUN_ID_PREFIX),
-        {} if metadata is None else orjson.loads(metadata),
-        row[5],
-        decode_id(row[6], EVENT_ID_PREFIX),
-        from_micros(row[7]),
-        row[8],
-        row[9],
-    )
-
-
 def _session_row(session: object) -> _SessionRow:
     session = check_session(session)
     return (
@@ -463,7 +444,7 @@ async def _append_groups(
             reserved[record[4]] = (record[1], record[2])
             reserved_counts[record[4]] = int(record[3])
         else:
-            event = _event_from_record(record[3:])
+            event = event_from_row(record[3:])
             stored[event.id] = event
     if len(known) < len(session_ids):
         # A session row without its counter (written by other tooling): rebuild it from the log.

@@ -61,7 +61,7 @@ from agent_session_manager.core.errors import (
     StorageError,
     ValidationError,
 )
-from agent_session_manager.core.events import Event, assemble_event
+from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store._checkpointer import (
@@ -82,19 +82,17 @@ from agent_session_manager.store._common import (
 from agent_session_manager.store._idcodec import (
     EVENT_ID_PREFIX,
     RUN_ID_PREFIX,
-    decode_id,
     encode_id,
 )
 from agent_session_manager.store._notify import SessionNotifier, long_poll
 from agent_session_manager.store._sqlcodec import (
     COUNT_COLUMNS,
-    EPOCH,
     EVENT_COLUMNS,
     EVENTS_JOIN,
-    MICROSECOND,
     SESSION_EVENT_COLUMNS,
     EventRow,
     dump_record,
+    event_from_row,
     event_row,
     run_status,
     session_events,
@@ -180,23 +178,6 @@ _Op = Callable[[sqlite3.Connection, set[str]], Any]
 
 # -- encoding -------------------------------------------------------------------------------
 _event_row = event_row
-
-
-def _event_from_row(row: Sequence[Any]) -> Event:
-    """A row of ``EVENT_COLUMNS`` (any session's event) as an ``Event``."""
-    metadata, run_id = row[4], row[3]
-    return assemble_event(
-        row[0],
-        row[1],
-        orjson.loads(row[2]),
-        None if run_id is None else decode_id(run_id, RUN_ID_PREFIX),
-        {} if metadata is None else orjson.loads(metadata),
-        row[5],
-        decode_id(row[6], EVENT_ID_PREFIX),
-        EPOCH + MICROSECOND * row[7],
-        row[8],
-        row[9],
-    )
 
 
 def _session_row(session: object) -> _SessionRow:
@@ -639,7 +620,7 @@ def _load_events_by_id(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[s
         marks = ",".join("?" * len(chunk))
         sql = f"SELECT {EVENT_COLUMNS} FROM {EVENTS_JOIN} WHERE e.id IN ({marks})"
         for row in conn.execute(sql, chunk):
-            event = _event_from_row(row)
+            event = event_from_row(row)
             found[event.id] = event
     return found
 
