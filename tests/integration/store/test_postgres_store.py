@@ -20,7 +20,6 @@ import asyncpg
 import pytest
 
 from agent_session_manager.core.errors import StorageError, ValidationError
-from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store import postgres as postgres_module
@@ -71,14 +70,9 @@ async def store(postgres_url: str) -> AsyncIterator[PostgresSessionStore]:
     await store.close()
 
 
-def _event(session_id: str, n: int = 0, **fields: Any) -> Event:
-    return Event(type="postgres.test", session_id=session_id, data={"n": n}, **fields)
-
-
-async def _session(store: SessionStore, **fields: Any) -> Session:
-    session = Session(agent_id="postgres-agent", **fields)
-    await store.save_session(session)
-    return session
+# The conformance kit's helpers: a fresh saved session, and an event carrying {"n": n}.
+_event = SessionStoreConformance.event
+_session = SessionStoreConformance.new_session
 
 
 async def _fetch(url: str, sql: str) -> list[tuple[Any, ...]]:

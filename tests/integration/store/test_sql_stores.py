@@ -16,11 +16,10 @@ import asyncpg
 import pytest
 
 from agent_session_manager.core.errors import StorageError
-from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
-from agent_session_manager.core.models import Run, Session
+from agent_session_manager.core.models import Run
 from agent_session_manager.store.factory import open_store
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager.testing.store_conformance import SessionStoreConformance
 
 HANG_GUARD_S = 30.0
 
@@ -51,14 +50,9 @@ async def _execute(url: str, sql: str, *params: Any) -> None:
         await conn.close()
 
 
-def _event(session_id: str, n: int = 0, **fields: Any) -> Event:
-    return Event(type="sql.test", session_id=session_id, data={"n": n}, **fields)
-
-
-async def _session(store: SessionStore, **fields: Any) -> Session:
-    session = Session(agent_id="sql-agent", **fields)
-    await store.save_session(session)
-    return session
+# The conformance kit's helpers: a fresh saved session, and an event carrying {"n": n}.
+_event = SessionStoreConformance.event
+_session = SessionStoreConformance.new_session
 
 
 async def test_reopen_preserves_everything(store_url: str) -> None:

@@ -72,14 +72,9 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteSessionStore]:
     await store.close()
 
 
-def _event(session_id: str, n: int = 0, **fields: Any) -> Event:
-    return Event(type="sqlite.test", session_id=session_id, data={"n": n}, **fields)
-
-
-async def _session(store: SQLiteSessionStore, **fields: Any) -> Session:
-    session = Session(agent_id="sqlite-agent", **fields)
-    await store.save_session(session)
-    return session
+# The conformance kit's helpers: a fresh saved session, and an event carrying {"n": n}.
+_event = SessionStoreConformance.event
+_session = SessionStoreConformance.new_session
 
 
 def _dump(path: Path) -> list[str]:
