@@ -170,8 +170,9 @@ class CompositeStore:
         run: Run | None = None,
         session: Session | None = None,
         events: Sequence[Event] = (),
+        run_from: RunStatus | None = None,
     ) -> builtins.list[Event]:
-        return await self.sessions.flush(run=run, session=session, events=events)
+        return await self.sessions.flush(run=run, session=session, events=events, run_from=run_from)
 
     async def storage_stats(self) -> StorageStats:
         """The session store's figures (artifacts are not counted)."""

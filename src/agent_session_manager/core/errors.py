@@ -66,6 +66,12 @@ ERROR_CODES: dict[str, tuple[ErrorCategory, bool]] = {
     "max_sessions_exceeded": (ErrorCategory.CONCURRENCY, True),
     "max_runs_exceeded": (ErrorCategory.CONCURRENCY, True),
     "run_already_active": (ErrorCategory.CONCURRENCY, False),
+    # a guarded write found the run in another status than the writer read (someone else moved it)
+    "run_state_changed": (ErrorCategory.CONCURRENCY, False),
+    # an event was appended to a run that has already ended (its terminal event is written)
+    "run_ended": (ErrorCategory.CONCURRENCY, False),
+    # the session has a run executing, so it cannot be completed now
+    "session_busy": (ErrorCategory.CONCURRENCY, False),
     # tool
     "tool_error": (ErrorCategory.TOOL, False),
     "tool_permission_denied": (ErrorCategory.TOOL, False),

@@ -289,8 +289,6 @@ async def import_session(
 
 async def _write(store: SessionStore, bundle: _Bundle) -> None:
     await store.save_session(bundle.session)
-    for run in bundle.runs:
-        await store.save_run(run)
     for start in range(0, len(bundle.events), IMPORT_BATCH):
         chunk = bundle.events[start : start + IMPORT_BATCH]
         stored = await store.append_events(chunk)
@@ -302,6 +300,9 @@ async def _write(store: SessionStore, bundle: _Bundle) -> None:
                     code="already_exists",
                     details={"event_id": want.id},
                 )
+    # Runs after their events: a store refuses events of a run it already holds as ended.
+    for run in bundle.runs:
+        await store.save_run(run)
     if bundle.artifacts and isinstance(store, ArtifactStore):
         for key, data in bundle.artifacts:
             await store.put(key, data)

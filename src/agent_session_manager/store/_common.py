@@ -11,8 +11,9 @@ from typing import Any
 
 import orjson
 
-from agent_session_manager.core.errors import ValidationError
+from agent_session_manager.core.errors import ConcurrencyError, ValidationError
 from agent_session_manager.core.events import Event, validate_event_type
+from agent_session_manager.core.lifecycle import RunStatus
 from agent_session_manager.core.models import Run, Session
 
 # Strict JSON: no datetimes, dataclasses or non-string keys smuggled in through orjson defaults.
@@ -113,3 +114,33 @@ def check_id(value: object, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValidationError(f"{what} must be a non-empty string, got {value!r}")
     return value
+
+
+def check_run_from(run: Run | None, run_from: object) -> RunStatus | None:
+    """The ``run_from`` of a guarded ``flush``, checked: a status, and a run to guard."""
+    if run_from is None:
+        return None
+    if run is None:
+        raise ValidationError("flush(run_from=...) needs the run it guards")
+    try:
+        return RunStatus(str(run_from))
+    except ValueError:
+        raise ValidationError(f"run_from must be a run status, not {run_from!r}") from None
+
+
+def run_state_changed(run_id: str, expected: RunStatus, found: str | None) -> ConcurrencyError:
+    """What a guarded ``flush`` raises when the stored run is not in the status it expects."""
+    return ConcurrencyError(
+        f"run {run_id} is {found or 'not stored'}, not {expected}: another writer moved it",
+        code="run_state_changed",
+        details={"id": run_id, "expected": str(expected), "found": found},
+    )
+
+
+def run_ended(run_id: str, status: str) -> ConcurrencyError:
+    """What an append raises for an event of a run that already ended."""
+    return ConcurrencyError(
+        f"run {run_id} has ended ({status}); no event may follow its terminal event",
+        code="run_ended",
+        details={"id": run_id, "status": status},
+    )

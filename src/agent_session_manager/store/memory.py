@@ -28,10 +28,13 @@ from agent_session_manager.store._common import (
     check_ids,
     check_limit,
     check_run,
+    check_run_from,
     check_session,
     check_timeout,
     check_types,
     encode_event_payload,
+    run_ended,
+    run_state_changed,
 )
 from agent_session_manager.store._notify import SessionNotifier
 from agent_session_manager.store.protocol import StorageStats
@@ -187,10 +190,12 @@ class InMemorySessionStore:
         self._check_batch(events)
         return self._store_batch(events)
 
-    def _check_batch(self, events: Sequence[Event], new_session: str | None = None) -> None:
+    def _check_batch(
+        self, events: Sequence[Event], new_session: str | None = None, own_run: str | None = None
+    ) -> None:
         for event in events:
             if not (isinstance(event, Event) and event.id in self._by_id):
-                self._check_new_event(event, new_session)
+                self._check_new_event(event, new_session, own_run)
 
     def _store_batch(self, events: Sequence[Event]) -> list[Event]:
         stored: list[Event] = []
@@ -205,12 +210,19 @@ class InMemorySessionStore:
             self._notifier.notify(session_id)
         return stored
 
-    def _check_new_event(self, event: object, new_session: str | None = None) -> None:
+    def _check_new_event(
+        self, event: object, new_session: str | None = None, own_run: str | None = None
+    ) -> None:
+        """``own_run``: the run a flush writes along with the event (its write decides)."""
         checked = check_event(event)
         if checked.session_id not in self._sessions and checked.session_id != new_session:
             raise ValidationError(
                 f"cannot append event {checked.id}: unknown session {checked.session_id}"
             )
+        if checked.run_id is not None and checked.run_id != own_run:
+            run = self._runs.get(checked.run_id)
+            if run is not None and run.status.is_terminal:
+                raise run_ended(run.id, run.status)
         encode_event_payload(checked)
 
     def _store(self, event: Event) -> Event:
@@ -301,6 +313,7 @@ class InMemorySessionStore:
         run: Run | None = None,
         session: Session | None = None,
         events: Sequence[Event] = (),
+        run_from: RunStatus | None = None,
     ) -> list[Event]:
         # Validate everything first: a bad part means nothing is written.
         new_session = None
@@ -308,7 +321,12 @@ class InMemorySessionStore:
             new_session = check_session(session).id
         if run is not None:
             self._check_run(run, new_session)
-        self._check_batch(events, new_session)
+        expected = check_run_from(run, run_from)
+        if run is not None and expected is not None:
+            stored_run = self._runs.get(run.id)
+            if stored_run is None or stored_run.status is not expected:
+                raise run_state_changed(run.id, expected, stored_run.status if stored_run else None)
+        self._check_batch(events, new_session, run.id if run is not None else None)
         if session is not None:
             self._put_session(session)
         if run is not None:

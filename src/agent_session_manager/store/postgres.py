@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import asyncpg
 
 from agent_session_manager.core.errors import (
+    ConcurrencyError,
     RunNotFound,
     SessionNotFound,
     StorageError,
@@ -63,9 +64,12 @@ from agent_session_manager.store._common import (
     check_ids,
     check_limit,
     check_run,
+    check_run_from,
     check_session,
     check_timeout,
     check_types,
+    run_ended,
+    run_state_changed,
 )
 from agent_session_manager.store._idcodec import (
     EVENT_ID_PREFIX,
@@ -226,6 +230,18 @@ _UPSERT_RUN: Final = (
     " ON CONFLICT (id) DO UPDATE SET session_id = excluded.session_id,"
     " status = excluded.status, created_at = excluded.created_at, record = excluded.record"
 )
+# The compare-and-set of a guarded flush: $1 id, $2 expected status, $3 status, $4 record.
+_MOVE_RUN: Final = (
+    "UPDATE asm_runs SET status = $3, record = $4 WHERE id = $1 AND status = $2 RETURNING 1"
+)
+_RUN_STATUS: Final = "SELECT status FROM asm_runs WHERE id = $1"
+# An ended run among $1 (ids) if any. Run after the counters are locked, by a statement of its
+# own: under READ COMMITTED it then sees a terminal write that committed while we waited.
+_ENDED_RUN: Final = (
+    "SELECT id, status FROM asm_runs WHERE id = ANY($1::text[]) AND status = ANY($2::text[])"
+    " LIMIT 1"
+)
+_ENDED_STATUSES: Final = [str(status) for status in RunStatus if status.is_terminal]
 _SESSION_EXISTS: Final = "SELECT 1 FROM asm_sessions WHERE id = $1"
 _SESSION_KEY: Final = "(SELECT session_key FROM asm_session_sequences WHERE session_id = $1)"
 # The runs' events go with them, found within each run's session key range (there is no run
@@ -416,9 +432,12 @@ async def _append_groups(
     touched: set[str],
     *,
     look_up: bool = True,
+    runs_checked: bool = False,
 ) -> list[list[Event] | BaseException]:
     """Append several requests' events in the current transaction; per request: the stored
     events, or the ``ValidationError`` that rejected it (then none of its events is written).
+    An event of a run that has ended raises ``ConcurrencyError`` for the whole batch
+    (``runs_checked``: the caller checked, before it ended the run itself).
 
     Without ``look_up`` the event ids are not looked up first: a stored one fails the ``COPY``
     with a unique violation (the writer then runs the batch again, looking up)."""
@@ -477,6 +496,13 @@ async def _append_groups(
             counts[item[0].session_id] = counts.get(item[0].session_id, 0) + 1
         outcomes.append(None)
         fresh.append(mine)
+    if counts and not runs_checked:
+        try:
+            await _check_runs_open(conn, {event.run_id for mine in fresh for event, _ in mine})
+        except ConcurrencyError:
+            if not look_up:  # the events may be stored already (a retried append): look up
+                raise _LookUpFirst from None
+            raise
     if counts:
         if not reserved:  # a session lacked its counter: nothing was reserved in one go
             rows = await conn.fetch(_RESERVE, list(counts), list(counts.values()))
@@ -500,12 +526,26 @@ async def _append_groups(
     return results
 
 
+class _LookUpFirst(Exception):
+    """A batch taken for new met an ended run: its events may be stored already (a retried
+    append is answered with the stored copies), so it is written again looking ids up."""
+
+
+async def _check_runs_open(conn: asyncpg.Connection, run_ids: set[str | None]) -> None:
+    """Refuse events of runs that have ended (one query a batch, none without run ids)."""
+    ids = [run_id for run_id in run_ids if run_id is not None]
+    if ids:
+        ended = await conn.fetchrow(_ENDED_RUN, ids, _ENDED_STATUSES)
+        if ended is not None:
+            raise run_ended(ended[0], ended[1])
+
+
 async def _append_or_raise(
-    conn: asyncpg.Connection, items: Sequence[_Item], touched: set[str]
+    conn: asyncpg.Connection, items: Sequence[_Item], touched: set[str], *, runs_checked: bool
 ) -> list[Event]:
     if not items:
         return []
-    (result,) = await _append_groups(conn, [items], touched)
+    (result,) = await _append_groups(conn, [items], touched, runs_checked=runs_checked)
     if isinstance(result, BaseException):
         raise result
     return result
@@ -524,6 +564,15 @@ async def _save_session(conn: asyncpg.Connection, row: _SessionRow) -> None:
 async def _save_run(conn: asyncpg.Connection, row: _RunRow) -> None:
     await _require_session(conn, row[1], f"cannot save run {row[0]}")
     await conn.execute(_UPSERT_RUN, *row)
+
+
+async def _move_run(conn: asyncpg.Connection, row: _RunRow, expected: RunStatus) -> None:
+    """Write the run only if its stored status is still ``expected``. A concurrent writer's
+    UPDATE of the row waits for ours, then finds the status changed and matches nothing."""
+    run_id, _session_id, status, _created_at, record = row
+    if await conn.fetchval(_MOVE_RUN, run_id, str(expected), status, record) is None:
+        found = await conn.fetchval(_RUN_STATUS, run_id)
+        raise run_state_changed(run_id, expected, found)
 
 
 async def _delete_session(conn: asyncpg.Connection, session_id: str) -> None:
@@ -637,6 +686,9 @@ class _Writer:
             try:
                 conn = await self._connection()
                 outcome = await self._transaction(conn, batch, look_up)
+            except _LookUpFirst:
+                look_up = True
+                continue
             except _RACES as exc:
                 last_race = exc
                 if not look_up and isinstance(exc, asyncpg.exceptions.UniqueViolationError):
@@ -716,7 +768,7 @@ class _Writer:
                     outcome.results[index] = await request.op(conn, touched)
             except (*_RACES, *_CONNECTION_LOST):
                 raise
-            except (ValidationError, asyncpg.PostgresError) as exc:
+            except (ValidationError, ConcurrencyError, asyncpg.PostgresError) as exc:
                 if isinstance(exc, asyncpg.exceptions.ForeignKeyViolationError):
                     exc = ValidationError(f"unknown session: {exc}")
                 elif isinstance(exc, asyncpg.PostgresError):
@@ -1153,17 +1205,25 @@ class PostgresSessionStore:
         run: Run | None = None,
         session: Session | None = None,
         events: Sequence[Event] = (),
+        run_from: RunStatus | None = None,
     ) -> list[Event]:
+        expected = check_run_from(run, run_from)
         session_row = None if session is None else _session_row(session)
         run_row = None if run is None else _run_row(run)
         items = [_event_item(event) for event in events]
 
         async def op(conn: asyncpg.Connection, touched: set[str]) -> list[Event]:
+            # The run's own events go with its write (the guard decides); others' are checked.
+            others = {e.run_id for e, _ in items if run is None or e.run_id != run.id}
+            await _check_runs_open(conn, others)
             if session_row is not None:
                 await _save_session(conn, session_row)
             if run_row is not None:
-                await _save_run(conn, run_row)
-            return await _append_or_raise(conn, items, touched)
+                if expected is None:
+                    await _save_run(conn, run_row)
+                else:
+                    await _move_run(conn, run_row, expected)
+            return await _append_or_raise(conn, items, touched, runs_checked=True)
 
         result: list[Event] = await self._write(_Request(self._new_future(), op=op))
         return result

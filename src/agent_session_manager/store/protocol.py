@@ -13,7 +13,13 @@ checks it):
 * ``wait_for_events`` returns as soon as an event matching the filters exists past ``after``,
   woken by the append itself (no polling loop inside one process), or ``[]`` on timeout.
 * ``flush`` persists a session, a run and events in one transaction (a run's final state with
-  its terminal event; a session's status change with its lifecycle event).
+  its terminal event; a session's status change with its lifecycle event). With ``run_from`` it
+  is a compare-and-set on the run's status: of two writers that read a run in one status and
+  move it on (two executors claiming a pending run, two finalizers ending a running one),
+  exactly one succeeds; the other writes nothing and gets ``ConcurrencyError``
+  (``run_state_changed``).
+* Once a run is terminal its log is closed: appending an event that carries the run's id raises
+  ``ConcurrencyError`` (``run_ended``) and writes nothing, so no event follows a terminal event.
 * ``delete_runs`` and ``delete_events`` (what retention uses) delete single runs with their
   events, or single events, in one transaction. The events that remain keep their sequence
   numbers (the log then has gaps), ``latest_sequence`` is unchanged and a deleted number is never
@@ -124,10 +130,15 @@ class SessionStore(Protocol):
         run: Run | None = None,
         session: Session | None = None,
         events: Sequence[Event] = (),
+        run_from: RunStatus | None = None,
     ) -> list[Event]:
         """Persist ``session`` (inserted or replaced), ``run`` and ``events`` in one transaction,
         in that order, so a new session and its first events can be written together. Return
-        the stored events. Any invalid part raises ``ValidationError`` and nothing is written."""
+        the stored events. Any invalid part raises ``ValidationError`` and nothing is written.
+
+        ``run_from``: write only if the stored ``run`` still has this status (it must exist);
+        otherwise raise ``ConcurrencyError`` with code ``run_state_changed`` and write nothing,
+        events and session included."""
 
     # -- lifecycle --------------------------------------------------------------------------
     async def close(self) -> None:

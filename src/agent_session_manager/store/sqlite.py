@@ -75,9 +75,12 @@ from agent_session_manager.store._common import (
     check_ids,
     check_limit,
     check_run,
+    check_run_from,
     check_session,
     check_timeout,
     check_types,
+    run_ended,
+    run_state_changed,
 )
 from agent_session_manager.store._idcodec import (
     EVENT_ID_PREFIX,
@@ -169,6 +172,10 @@ _UPSERT_RUN: Final = (
     " ON CONFLICT (id) DO UPDATE SET session_id = excluded.session_id,"
     " status = excluded.status, created_at = excluded.created_at, record = excluded.record"
 )
+
+# The compare-and-set of a guarded flush (parameters: status, record, id, expected status).
+_MOVE_RUN: Final = "UPDATE asm_runs SET status = ?, record = ? WHERE id = ? AND status = ?"
+_ENDED: Final = "(" + ", ".join(f"'{s}'" for s in RunStatus if s.is_terminal) + ")"
 
 _EventRow = EventRow
 _SessionRow = tuple[str, str, str, int, int, str]
@@ -659,13 +666,17 @@ def _reserve_all(conn: sqlite3.Connection, counts: dict[str, int]) -> list[tuple
 
 
 def _append(
-    conn: sqlite3.Connection, items: Sequence[tuple[Event, _EventRow]], touched: set[str]
+    conn: sqlite3.Connection,
+    items: Sequence[tuple[Event, _EventRow]],
+    touched: set[str],
+    *,
+    runs_checked: bool = False,
 ) -> list[Event]:
     """Append ``items``; an event whose id is stored already is returned as stored."""
     if not items:
         return []
     stored = _load_events_by_id(conn, list(dict.fromkeys(row[1] for _, row in items)))
-    return _insert(conn, items, stored, touched)
+    return _insert(conn, items, stored, touched, runs_checked=runs_checked)
 
 
 class _StoredId(Exception):
@@ -691,9 +702,11 @@ def _insert(
     touched: set[str],
     *,
     all_new: bool = False,
+    runs_checked: bool = False,
 ) -> list[Event]:
     """Number and insert the ``items`` whose ids are neither in ``stored`` (already stored,
-    by id) nor earlier in ``items``; return every item as stored."""
+    by id) nor earlier in ``items``; return every item as stored. An event of a run that has
+    ended raises (``runs_checked``: the caller checked, before it ended the run itself)."""
     fresh: list[tuple[Event, _EventRow]] = []
     counts: dict[str, int] = {}
     claimed: set[str] = set()
@@ -703,6 +716,8 @@ def _insert(
         claimed.add(event.id)
         fresh.append((event, row))
         counts[event.session_id] = counts.get(event.session_id, 0) + 1
+    if not runs_checked:
+        _check_runs_open(conn, {event.run_id for event, _ in fresh})
     next_number: dict[str, int] = {}
     keys: dict[str, int] = {}
     for sid, key, last in _reserve_all(conn, counts):
@@ -745,6 +760,29 @@ def _save_session(conn: sqlite3.Connection, row: _SessionRow) -> None:
 def _save_run(conn: sqlite3.Connection, row: _RunRow) -> None:
     _require_session(conn, row[1], f"cannot save run {row[0]}")
     conn.execute(_UPSERT_RUN, row)
+
+
+def _move_run(conn: sqlite3.Connection, row: _RunRow, expected: RunStatus) -> None:
+    """Write the run only if its stored status is still ``expected`` (a compare-and-set: the
+    writer thread's transaction holds SQLite's write lock, so no other writer comes between)."""
+    run_id, _session_id, status, _created_at, record = row
+    if conn.execute(_MOVE_RUN, (status, record, run_id, str(expected))).rowcount != 1:
+        found = conn.execute("SELECT status FROM asm_runs WHERE id = ?", (run_id,)).fetchone()
+        raise run_state_changed(run_id, expected, found[0] if found else None)
+
+
+def _check_runs_open(conn: sqlite3.Connection, run_ids: set[str | None]) -> None:
+    """Refuse events of runs that have ended (one query a batch, none without run ids)."""
+    ids = [run_id for run_id in run_ids if run_id is not None]
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        ended = conn.execute(
+            f"SELECT id, status FROM asm_runs WHERE id IN ({marks}) AND status IN {_ENDED}",
+            chunk,
+        ).fetchone()
+        if ended is not None:
+            raise run_ended(ended[0], ended[1])
 
 
 def _delete_session(conn: sqlite3.Connection, session_id: str) -> None:
@@ -1281,17 +1319,26 @@ class SQLiteSessionStore:
         run: Run | None = None,
         session: Session | None = None,
         events: Sequence[Event] = (),
+        run_from: RunStatus | None = None,
     ) -> list[Event]:
+        expected = check_run_from(run, run_from)
         session_row = None if session is None else _session_row(session)
         run_row = None if run is None else _run_row(run)
         items = [_event_row(event) for event in events]
 
         def op(conn: sqlite3.Connection, touched: set[str]) -> list[Event]:
+            # The run's own events go with its write (the guard decides); others' are checked.
+            _check_runs_open(
+                conn, {e.run_id for e, _ in items if run is None or e.run_id != run.id}
+            )
             if session_row is not None:
                 _save_session(conn, session_row)
             if run_row is not None:
-                _save_run(conn, run_row)
-            return _append(conn, items, touched)
+                if expected is None:
+                    _save_run(conn, run_row)
+                else:
+                    _move_run(conn, run_row, expected)
+            return _append(conn, items, touched, runs_checked=True)
 
         result: list[Event] = await self._write(op)
         return result

@@ -13,7 +13,6 @@ import random
 import secrets
 import signal
 import sys
-import textwrap
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,11 +22,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_session_manager.core.errors import RunNotFound, SessionNotFound, ValidationError
+from agent_session_manager.core.errors import (
+    ConcurrencyError,
+    RunNotFound,
+    SessionNotFound,
+    ValidationError,
+)
 from agent_session_manager.core.events import Event, EventType
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store.protocol import ReportsStorage, SessionStore
+from agent_session_manager.testing._store_children import PROCESS_APPENDS
 
 #: Upper bound for anything that should happen "at once"; only there to stop a hang, never a
 #: performance assertion (the benchmarks measure speed).
@@ -486,6 +491,159 @@ class SessionStoreConformance:
         assert await store.latest_sequence(session.id) == 0
         assert await store.get_events(session.id) == []
 
+    # -- run integrity: guarded writes, closed logs --------------------------------------------
+    @staticmethod
+    def terminal(run: Run, status: RunStatus) -> Event:
+        kind = {
+            RunStatus.COMPLETED: EventType.RUN_COMPLETED,
+            RunStatus.CANCELLED: EventType.RUN_CANCELLED,
+            RunStatus.FAILED: EventType.RUN_FAILED,
+            RunStatus.TIMED_OUT: EventType.RUN_TIMED_OUT,
+        }[status]
+        return Event(type=kind, session_id=run.session_id, run_id=run.id)
+
+    async def terminal_events(self, store: SessionStore, run: Run) -> list[Event]:
+        events = await store.get_events(run.session_id, run_id=run.id)
+        return [e for e in events if e.type in _TERMINAL_TYPES]
+
+    async def test_guarded_flush_writes_only_from_the_expected_status(
+        self, store: SessionStore
+    ) -> None:
+        session, run = await self._running(store)
+        done = run.transition(RunStatus.COMPLETED)
+        await store.flush(
+            run=done, events=[self.terminal(run, RunStatus.COMPLETED)], run_from=RunStatus.RUNNING
+        )
+        late = run.transition(RunStatus.CANCELLED)
+        paused = session.transition(SessionStatus.PAUSED)
+        with pytest.raises(ConcurrencyError) as caught:
+            await store.flush(
+                run=late,
+                session=paused,
+                events=[self.terminal(run, RunStatus.CANCELLED)],
+                run_from=RunStatus.RUNNING,
+            )
+        assert caught.value.code == "run_state_changed"
+        assert caught.value.details["found"] == "completed"
+        # Nothing of the losing write: not its run, its session or its event.
+        assert await store.get_run(run.id) == done
+        assert await store.get_session(session.id) == session
+        assert [e.type for e in await self.terminal_events(store, run)] == ["run_completed"]
+        assert await store.latest_sequence(session.id) == 2
+
+    async def test_guarded_flush_of_an_unknown_run_writes_nothing(
+        self, store: SessionStore
+    ) -> None:
+        session = await self.new_session(store, status=SessionStatus.ACTIVE)
+        ghost = Run(session_id=session.id).transition(RunStatus.RUNNING)
+        with pytest.raises(ConcurrencyError) as caught:
+            await store.flush(
+                run=ghost, events=[self.event(session.id)], run_from=RunStatus.PENDING
+            )
+        assert caught.value.code == "run_state_changed"
+        with pytest.raises(RunNotFound):
+            await store.get_run(ghost.id)
+        assert await store.latest_sequence(session.id) == 0
+        with pytest.raises(ValidationError):
+            await store.flush(events=[self.event(session.id)], run_from=RunStatus.PENDING)
+
+    async def test_two_claims_of_a_pending_run_exactly_one_wins(self, store: SessionStore) -> None:
+        session = await self.new_session(store, status=SessionStatus.ACTIVE)
+        for _ in range(10):
+            run = Run(session_id=session.id)
+            await store.save_run(run)
+            claims = [
+                store.flush(run=run.transition(RunStatus.RUNNING, model=m), run_from=run.status)
+                for m in ("a", "b")
+            ]
+            outcomes = await asyncio.gather(*claims, return_exceptions=True)
+            lost = [o for o in outcomes if isinstance(o, BaseException)]
+            assert len(lost) == 1, outcomes
+            assert isinstance(lost[0], ConcurrencyError)
+            assert lost[0].code == "run_state_changed"
+            assert (await store.get_run(run.id)).status is RunStatus.RUNNING
+
+    async def test_two_finalizers_race_exactly_one_wins(self, store: SessionStore) -> None:
+        session = await self.new_session(store, status=SessionStatus.ACTIVE)
+        for _ in range(10):
+            run = Run(session_id=session.id).transition(RunStatus.RUNNING)
+            await store.save_run(run)
+            endings = [
+                store.flush(
+                    run=run.transition(status),
+                    events=[self.event(session.id, run_id=run.id), self.terminal(run, status)],
+                    run_from=RunStatus.RUNNING,
+                )
+                for status in (RunStatus.COMPLETED, RunStatus.CANCELLED)
+            ]
+            outcomes = await asyncio.gather(*endings, return_exceptions=True)
+            won = [i for i, o in enumerate(outcomes) if not isinstance(o, BaseException)]
+            assert len(won) == 1, outcomes
+            status = (RunStatus.COMPLETED, RunStatus.CANCELLED)[won[0]]
+            assert (await store.get_run(run.id)).status is status
+            terminal = await self.terminal_events(store, run)
+            assert [e.type for e in terminal] == [self.terminal(run, status).type]
+            assert len(await store.get_events(session.id, run_id=run.id)) == 2
+
+    async def test_no_event_may_follow_a_terminal_event(self, store: SessionStore) -> None:
+        session, run = await self._running(store)
+        first = (await store.get_events(session.id))[0]
+        await store.flush(
+            run=run.transition(RunStatus.CANCELLED),
+            events=[self.terminal(run, RunStatus.CANCELLED)],
+            run_from=RunStatus.RUNNING,
+        )
+        latest = await store.latest_sequence(session.id)
+        with pytest.raises(ConcurrencyError) as caught:
+            await store.append_event(self.event(session.id, run_id=run.id))
+        assert caught.value.code == "run_ended"
+        with pytest.raises(ConcurrencyError):  # all or nothing: the other event is not written
+            await store.append_events(
+                [self.event(session.id), self.event(session.id, run_id=run.id)]
+            )
+        with pytest.raises(ConcurrencyError):
+            await store.flush(events=[self.event(session.id, run_id=run.id)])
+        assert await store.latest_sequence(session.id) == latest
+        # A stored event is still answered with its stored copy (a retried append).
+        assert await store.append_event(first) == first
+        # Other runs' events, and events of no run, go on as before.
+        other = Run(session_id=session.id).transition(RunStatus.RUNNING)
+        await store.save_run(other)
+        stored = await store.append_events(
+            [self.event(session.id, run_id=other.id), self.event(session.id)]
+        )
+        assert self.numbers(stored) == [latest + 1, latest + 2]
+
+    async def test_appends_racing_a_terminal_write_never_follow_it(
+        self, store: SessionStore
+    ) -> None:
+        session = await self.new_session(store, status=SessionStatus.ACTIVE)
+        for round_ in range(5):
+            run = Run(session_id=session.id).transition(RunStatus.RUNNING)
+            await store.save_run(run)
+
+            async def append_until_refused(run: Run = run) -> int:
+                appended = 0
+                while True:
+                    try:
+                        await store.append_event(self.event(session.id, run_id=run.id))
+                    except ConcurrencyError:
+                        return appended
+                    appended += 1
+                    await asyncio.sleep(0)  # an in-memory append never yields by itself
+
+            writers = [asyncio.create_task(append_until_refused()) for _ in range(4)]
+            await asyncio.sleep(0.005 * round_)
+            await store.flush(
+                run=run.transition(RunStatus.CANCELLED),
+                events=[self.terminal(run, RunStatus.CANCELLED)],
+                run_from=RunStatus.RUNNING,
+            )
+            appended = await asyncio.wait_for(asyncio.gather(*writers), HANG_GUARD_S)
+            events = await store.get_events(session.id, run_id=run.id)
+            assert events[-1].type == "run_cancelled"
+            assert len(events) == sum(appended) + 1
+
     async def test_append_events_is_all_or_nothing(self, store: SessionStore) -> None:
         session = await self.new_session(store)
         await store.append_event(self.event(session.id))
@@ -903,8 +1061,7 @@ class SessionStoreConformance:
         url = self.require_url(store_url)
         session = await self.new_session(store)
         writers = [
-            await _start_python(_PROCESS_APPENDER, self.store_opener, url, session.id)
-            for _ in range(4)
+            await _start_child("appender", self.store_opener, url, session.id) for _ in range(4)
         ]
         try:
             for process in writers:
@@ -932,7 +1089,7 @@ class SessionStoreConformance:
         finally:
             for process in writers:
                 _kill(process)
-        assert len(theirs) == 4 * _PROCESS_APPENDS
+        assert len(theirs) == 4 * PROCESS_APPENDS
         total = len(mine) + len(theirs)
         log = await store.get_events(session.id)
         assert self.numbers(log) == list(range(1, total + 1))
@@ -953,8 +1110,8 @@ class SessionStoreConformance:
         )
         await asyncio.sleep(0.05)
         assert not waiter.done()
-        process = await _start_python(
-            _PROCESS_APPENDER, self.store_opener, url, session.id, "1", "other.process"
+        process = await _start_child(
+            "appender", self.store_opener, url, session.id, "1", "other.process"
         )
         try:
             assert await _line(process) == "ready"
@@ -970,6 +1127,72 @@ class SessionStoreConformance:
         assert [e.type for e in got] == ["other.process"]
         assert [f"{e.id}:{e.sequence_number}" for e in got] == out.decode().split()
 
+    async def test_finalizers_in_two_processes_exactly_one_wins_each_run(
+        self, store: SessionStore, store_url: str | None
+    ) -> None:
+        url = self.require_url(store_url)
+        session = await self.new_session(store, status=SessionStatus.ACTIVE)
+        runs = [Run(session_id=session.id).transition(RunStatus.RUNNING) for _ in range(30)]
+        for run in runs:
+            await store.save_run(run)
+        process = await _start_child(
+            "finalizer", self.store_opener, url, session.id, *(r.id for r in runs)
+        )
+        try:
+            assert await _line(process) == "ready"
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+            await process.stdin.drain()
+            mine: dict[str, bool] = {}
+            for run in runs:  # race the child, run by run
+                try:
+                    await store.flush(
+                        run=run.transition(RunStatus.COMPLETED),
+                        events=[self.terminal(run, RunStatus.COMPLETED)],
+                        run_from=RunStatus.RUNNING,
+                    )
+                    mine[run.id] = True
+                except ConcurrencyError:
+                    mine[run.id] = False
+            out, err = await asyncio.wait_for(process.communicate(), HANG_GUARD_S)
+            assert process.returncode == 0, err.decode()
+        finally:
+            _kill(process)
+        theirs = dict(line.split(":") for line in out.decode().split())
+        for run in runs:
+            assert mine[run.id] != (theirs[run.id] == "won"), run.id  # exactly one won
+            expected = RunStatus.COMPLETED if mine[run.id] else RunStatus.CANCELLED
+            assert (await store.get_run(run.id)).status is expected
+            terminal = await self.terminal_events(store, run)
+            assert [e.type for e in terminal] == [self.terminal(run, expected).type]
+
+    async def test_a_run_ended_in_one_process_closes_its_log_in_another(
+        self, store: SessionStore, store_url: str | None
+    ) -> None:
+        url = self.require_url(store_url)
+        session = await self.new_session(store, status=SessionStatus.ACTIVE)
+        run = Run(session_id=session.id).transition(RunStatus.RUNNING)
+        await store.save_run(run)
+        process = await _start_child("run_appender", self.store_opener, url, session.id, run.id)
+        try:
+            assert await _line(process) == "ready"
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+            await process.stdin.drain()
+            await asyncio.sleep(0.2)  # the other process is appending events of the run
+            await store.flush(
+                run=run.transition(RunStatus.CANCELLED),
+                events=[self.terminal(run, RunStatus.CANCELLED)],
+                run_from=RunStatus.RUNNING,
+            )
+            out, err = await asyncio.wait_for(process.communicate(), HANG_GUARD_S)
+            assert process.returncode == 0, err.decode()
+        finally:
+            _kill(process)
+        events = await store.get_events(session.id, run_id=run.id)
+        assert int(out.decode()) == len(events) - 1 > 0
+        assert events[-1].type == "run_cancelled"
+
     @pytest.mark.slow
     async def test_sigkill_of_a_writer_loses_no_acknowledged_event(
         self, store: SessionStore, store_url: str | None
@@ -982,9 +1205,7 @@ class SessionStoreConformance:
         rng = random.Random(seed)
         acknowledged: dict[str, int] = {}
         for kill in range(CRASH_KILLS):
-            process = await _start_python(
-                _CRASH_WRITER, self.store_opener, url, session.id, str(kill)
-            )
+            process = await _start_child("crash_writer", self.store_opener, url, session.id)
             try:
                 assert await _line(process) == "ready"
                 await asyncio.sleep(rng.uniform(0.0, 0.15))  # a random moment, mid-write or not
@@ -1034,79 +1255,13 @@ class InjectedFailure(Exception):
     """Raised by a :meth:`SessionStoreConformance.fail_after_events_written` hook."""
 
 
-#: Events each process of ``test_gap_free_with_100_tasks_and_4_processes`` appends.
-_PROCESS_APPENDS = 150
-
-# argv: opener, url, session id[, count, event type]. Prints "ready", waits for a line on stdin,
-# then appends (25 tasks, singles and pairs) and prints "<event id>:<sequence>" for each event.
-_PROCESS_APPENDER = f"""
-    import asyncio, importlib, sys
-    from agent_session_manager.core.events import Event
-
-    module, _, name = sys.argv.pop(1).partition(":")
-    open_store = getattr(importlib.import_module(module), name)
-
-    async def main(url, session_id, count, kind):
-        async with await open_store(url) as store:
-            print("ready", flush=True)
-            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-            todo = [Event(type=kind, session_id=session_id, data={{"k": k}}) for k in range(count)]
-            done = []
-
-            async def task(mine):
-                while mine:
-                    if len(mine) >= 2 and len(mine) % 3 == 0:
-                        done.extend(await store.append_events([mine.pop(), mine.pop()]))
-                    else:
-                        done.append(await store.append_event(mine.pop()))
-
-            await asyncio.gather(*(task(todo[i::25]) for i in range(25)))
-            print(" ".join(f"{{e.id}}:{{e.sequence_number}}" for e in done), flush=True)
-
-    args = sys.argv[1:] + [None, None]
-    count = int(args[2]) if args[2] else {_PROCESS_APPENDS}
-    asyncio.run(main(args[0], args[1], count, args[3] or "conformance.process"))
-"""
-
-# argv: opener, url, session id, run number. Appends forever from 4 tasks (singles and batches
-# of up to 5); after each acknowledged append prints "<event id>:<sequence> …" and flushes.
-_CRASH_WRITER = """
-    import asyncio, importlib, random, sys, uuid
-    from agent_session_manager.core.events import Event
-
-    module, _, name = sys.argv.pop(1).partition(":")
-    open_store = getattr(importlib.import_module(module), name)
-
-    async def main(url, session_id):
-        store = await open_store(url)
-        print("ready", flush=True)
-
-        async def task():
-            while True:
-                batch, size = uuid.uuid4().hex, random.randint(1, 5)
-                events = [
-                    Event(type="conformance.crash", session_id=session_id,
-                          data={"batch": batch, "size": size, "i": i, "pad": "x" * 200})
-                    for i in range(size)
-                ]
-                if size == 1:
-                    stored = [await store.append_event(events[0])]
-                else:
-                    stored = await store.append_events(events)
-                sys.stdout.write(" ".join(f"{e.id}:{e.sequence_number}" for e in stored) + "\\n")
-                sys.stdout.flush()
-
-        await asyncio.gather(*(task() for _ in range(4)))
-
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
-"""
-
-
-async def _start_python(code: str, *args: str) -> asyncio.subprocess.Process:
+async def _start_child(program: str, *args: str) -> asyncio.subprocess.Process:
+    """Start one of the child programs of ``testing._store_children`` in its own process."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        textwrap.dedent(code),
+        "-m",
+        "agent_session_manager.testing._store_children",
+        program,
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -1122,6 +1277,17 @@ async def _line(process: asyncio.subprocess.Process) -> str:
         err = await asyncio.wait_for(process.stderr.read(), HANG_GUARD_S)
         raise AssertionError(f"the process ended early: {err.decode()[-2000:]}")
     return line.decode().strip()
+
+
+_TERMINAL_TYPES = frozenset(
+    str(t)
+    for t in (
+        EventType.RUN_COMPLETED,
+        EventType.RUN_FAILED,
+        EventType.RUN_CANCELLED,
+        EventType.RUN_TIMED_OUT,
+    )
+)
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:

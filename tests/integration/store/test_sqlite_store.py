@@ -57,8 +57,8 @@ class TestSQLiteConformance(SessionStoreConformance):
         # Every write that appends events goes through ``_insert`` on the writer thread.
         original = sqlite_module._insert
 
-        def append_then_fail(*args: Any) -> Any:
-            original(*args)
+        def append_then_fail(*args: Any, **kwargs: Any) -> Any:
+            original(*args, **kwargs)
             raise InjectedFailure("injected after the events insert")
 
         with mock.patch.object(sqlite_module, "_insert", append_then_fail):

@@ -74,7 +74,6 @@ async def add_session(
             ended_at=at + timedelta(milliseconds=500),
             turn_count=1,
         )
-        await store.save_run(run)
         events = [
             Event(type="run_started", session_id=session.id, run_id=run.id, timestamp=at),
             Event(
@@ -125,6 +124,7 @@ async def add_session(
             ),
         ]
         await store.append_events(events)
+        await store.save_run(run)  # after its events: an ended run's log is closed
     return session
 
 
