@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     )
     from agent_session_manager.core.events import EVENT_SCHEMAS, Event, EventSchema, EventType
     from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
-    from agent_session_manager.core.models import ProviderHandle, Run, Session
+    from agent_session_manager.core.models import Message, ProviderHandle, Run, Session
     from agent_session_manager.core.redaction import Redactor, SecretPattern
     from agent_session_manager.core.usage import TokenUsage
     from agent_session_manager.maintenance import (
@@ -72,7 +72,6 @@ if TYPE_CHECKING:
     )
     from agent_session_manager.providers.base import (
         AdapterOptions,
-        Message,
         PermissionMode,
         ProviderAdapter,
         ProviderEvent,
@@ -173,7 +172,7 @@ _LAZY = {
     "CallbackError": "agent_session_manager.pipeline",
     "EventCallback": "agent_session_manager.pipeline",
     "AdapterOptions": "agent_session_manager.providers.base",
-    "Message": "agent_session_manager.providers.base",
+    "Message": "agent_session_manager.core.models",
     "PermissionMode": "agent_session_manager.providers.base",
     "ProviderAdapter": "agent_session_manager.providers.base",
     "ProviderEvent": "agent_session_manager.providers.base",

@@ -17,7 +17,6 @@ from time import time_ns
 from typing import Any
 
 from agent_session_manager.core.capabilities import CapabilityResolver, CapabilityType
-from agent_session_manager.core.clock import utcnow
 from agent_session_manager.core.errors import (
     ASMError,
     ConcurrencyError,
@@ -28,15 +27,17 @@ from agent_session_manager.core.errors import (
     ValidationError,
     error_event_data,
 )
-from agent_session_manager.core.events import (
-    SESSION_LIFECYCLE_EVENTS,
-    TERMINAL_RUN_EVENTS,
-    Event,
-    EventType,
-)
+from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, Event, EventType
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
-from agent_session_manager.core.models import ProviderHandle, Run, Session
+from agent_session_manager.core.models import Message, Run, Session, normalize_input
 from agent_session_manager.core.redaction import Redactor
+from agent_session_manager.core.run_tally import (
+    ADAPTER_LIFECYCLE,
+    TRACKED,
+    Conclusion,
+    RunTally,
+    as_run_error,
+)
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.pipeline import (
     EmitContext,
@@ -47,7 +48,6 @@ from agent_session_manager.pipeline import (
 )
 from agent_session_manager.providers.base import (
     AdapterOptions,
-    Message,
     ProviderAdapter,
     ProviderEvent,
     RunRequest,
@@ -68,26 +68,16 @@ _SESSION_EVENTS = {
     SessionStatus.FAILED: EventType.SESSION_FAILED,
     SessionStatus.CANCELLED: EventType.SESSION_CANCELLED,
 }
-# Event types an adapter reports that the manager does not persist as they come (see
-# providers/base.py): run lifecycle is merged into the manager's own events, session lifecycle
-# and run input are the manager's alone.
-_ADAPTER_LIFECYCLE = frozenset(
-    {
-        EventType.RUN_STARTED,
-        *TERMINAL_RUN_EVENTS,
-        *SESSION_LIFECYCLE_EVENTS,
-        EventType.MESSAGE_SENT,
-    }
-)
-# Content events whose data feeds the run's result (usage, output text, counters).
-_TRACKED = frozenset(
-    {
-        EventType.TOKEN_USAGE_UPDATED,
-        EventType.MESSAGE_RECEIVED,
-        EventType.TURN_COMPLETED,
-        EventType.TOOL_CALL_STARTED,
-    }
-)
+_STATE_CHANGED = "run_state_changed"
+_TERMINAL_TYPES = tuple(str(kind) for kind in TERMINAL_RUN_EVENTS)
+#: How long an adapter gets to stop (its ``cancel`` and its stream) before the run is ended
+#: without waiting for it any longer (``SessionManager(cancel_grace=...)``).
+DEFAULT_CANCEL_GRACE = 5.0
+#: A run without an append for this long is watched through the store for a cancel written by
+#: another manager or process (a busy run learns of it from its next append).
+_QUIET_S = 0.5
+#: The longest single store wait of that watch (then it looks at the log's end again).
+_WATCH_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -160,7 +150,9 @@ class SessionManager:
     ``instrumentation`` receives lifecycle and run hooks (see the ``telemetry`` module): by
     default OpenTelemetry spans and metrics, which cost next to nothing and export nothing until
     an OpenTelemetry SDK is configured; pass a ``Telemetry``, an ``AuditLog``, a list of them, or
-    ``None`` for none.
+    ``None`` for none. ``cancel_grace`` (seconds) bounds how long a stopped adapter (timeout,
+    cancel) is waited for: one whose ``cancel`` or stream hangs is left behind, logged, and the
+    run still ends.
     """
 
     def __init__(
@@ -171,12 +163,16 @@ class SessionManager:
         redaction: Redactor | bool = True,
         default_timeout: float | None = DEFAULT_RUN_TIMEOUT,
         instrumentation: Instrumentation | Sequence[Instrumentation] | bool | None = True,
+        cancel_grace: float = DEFAULT_CANCEL_GRACE,
     ) -> None:
         self.store = store
         self.adapter = adapter
         redactor = Redactor() if redaction is True else (redaction or None)
         self.pipeline = EventPipeline(store, redactor=redactor)
         self.default_timeout = default_timeout
+        if cancel_grace <= 0:
+            raise ValidationError(f"cancel_grace must be positive, got {cancel_grace!r}")
+        self.cancel_grace = cancel_grace
         self._active: dict[str, _RunDriver] = {}
         # Runs between execute_run's first check and their driver's registration: a cancel that
         # lands there is recorded here and honoured instead of being overwritten by "running".
@@ -260,6 +256,17 @@ class SessionManager:
         )
 
     async def complete_session(self, session_id: str) -> Session:
+        """End the session normally. Refused while one of its runs executes (here or in another
+        process): ``ConcurrencyError`` with code ``session_busy`` naming the runs; let them end
+        or cancel them first, so no run's events land after ``session_completed``."""
+        running = [r.id for r in await self.store.list_runs(session_id, status=RunStatus.RUNNING)]
+        if running:
+            raise ConcurrencyError(
+                f"session {session_id} has runs executing ({', '.join(running)}); "
+                "wait for them or cancel them before completing it",
+                code="session_busy",
+                details={"id": session_id, "running_runs": running},
+            )
         return await self._move_session(session_id, SessionStatus.COMPLETED, {})
 
     async def fail_session(self, session_id: str, error: ASMError | str) -> Session:
@@ -267,9 +274,13 @@ class SessionManager:
         return await self._move_session(session_id, SessionStatus.FAILED, error_event_data(err))
 
     async def cancel_session(self, session_id: str, *, reason: str | None = None) -> Session:
-        """Cancel the session and every run of it that this manager is executing."""
+        """Cancel the session and every run of it that has not ended: pending ones at once,
+        executing ones by stopping them (here, or through the store in another process)."""
         for driver in [d for d in self._active.values() if d.session_id == session_id]:
             await self.cancel_run(driver.run_id)
+        for run in await self.store.list_runs(session_id):
+            if not run.status.is_terminal:
+                await self.cancel_run(run.id)
         data = {"reason": reason} if reason else {}
         return await self._move_session(session_id, SessionStatus.CANCELLED, data)
 
@@ -355,13 +366,16 @@ class SessionManager:
         ``on_event`` receives every event of the run after it is persisted; if it raises, the run
         is stopped and ends ``failed`` with code ``callback_failed`` (for the terminal event itself
         the run is already final, so the error is logged). Cancelling the calling task cancels
-        the run (recorded as ``cancelled``) and then propagates.
+        the run (recorded as ``cancelled``) and then propagates. A run cancelled (or otherwise
+        ended) by another manager or process meanwhile is stopped within a second or two and its
+        stored outcome is returned.
 
         Raises only for problems that prevent the run from starting (unknown run, run not
-        pending, session not active, a run already executing) or a store failure at the end.
+        pending, session not active, a run already executing here or elsewhere:
+        ``ConcurrencyError`` with code ``run_already_active``) or a store failure at the end.
         """
         if self.is_executing(run_id):
-            raise ConcurrencyError(f"run {run_id} is already executing", code="run_already_active")
+            raise _already_executing(run_id)
         starting = self._starting[run_id] = _Starting()
         try:
             run = await self.store.get_run(run_id)
@@ -372,15 +386,16 @@ class SessionManager:
                     details={"id": session.id, "status": str(session.status)},
                 )
             if starting.cancelled and run.status is RunStatus.PENDING:
-                final = await self._cancel_pending(run, starting.reason)
+                final = await self._end_elsewhere(
+                    run_id, RunCancelled("run cancelled"), starting.reason
+                )
                 return RunResult(final, session, ())
             opts = options or AdapterOptions()
             if opts.system_prompt is None and session.system_prompt is not None:
                 opts = opts.model_copy(update={"system_prompt": session.system_prompt})
             if opts.cwd is None and session.workspace is not None:
                 opts = opts.model_copy(update={"cwd": session.workspace})
-            run = run.transition(RunStatus.RUNNING, provider=self.adapter.name, model=opts.model)
-            await self.store.save_run(run)
+            run = await self._claim(run, opts.model)
             handle = session.provider_handles.get(self.adapter.name)
             request = RunRequest(
                 run_id=run.id,
@@ -402,11 +417,32 @@ class SessionManager:
         finally:
             del self._active[run_id]
 
+    async def _claim(self, run: Run, model: str | None) -> Run:
+        """``pending → running`` as a compare-and-set: of two managers (in any processes)
+        claiming one run, exactly one wins; the other writes nothing and raises."""
+        if run.status is RunStatus.RUNNING:
+            raise _already_executing(run.id)
+        running = run.transition(RunStatus.RUNNING, provider=self.adapter.name, model=model)
+        try:
+            await self.store.flush(run=running, run_from=RunStatus.PENDING)
+        except ConcurrencyError as exc:
+            if exc.code != _STATE_CHANGED:
+                raise
+            stored = await self.store.get_run(run.id)
+            if stored.status is RunStatus.RUNNING:
+                raise _already_executing(run.id) from exc
+            raise InvalidTransition(
+                f"run {run.id} is {stored.status}; only a pending run can execute",
+                details={"id": run.id, "from": str(stored.status), "to": "running"},
+            ) from exc
+        return running
+
     async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run:
         """Cancel a run: a pending one at once, an executing one by stopping its adapter.
 
-        Returns the run in its final state. Cancelling a run that already ended is a no-op that
-        returns it unchanged.
+        A run executing in another manager or process is recorded ``cancelled`` in the store;
+        its executor notices and stops its adapter. Returns the run in its final state.
+        Cancelling a run that already ended is a no-op that returns it unchanged.
         """
         starting = self._starting.get(run_id)
         if starting is not None:  # execute_run is loading it: let it honour the cancel
@@ -416,25 +452,62 @@ class SessionManager:
         if driver is not None:
             await driver.cancel(reason)
             return await self.store.get_run(run_id)
-        run = await self.store.get_run(run_id)
-        if run.status.is_terminal:
-            return run
-        # Pending here, or running in another process: record the cancel; a finalizer that
-        # finds the run already terminal keeps it so.
-        return await self._cancel_pending(run, reason)
+        return await self._end_elsewhere(run_id, RunCancelled("run cancelled"), reason)
+
+    async def fail_run(self, run_id: str, error: ASMError | str) -> Run:
+        """Record a run that cannot execute as ``failed`` with ``error`` (one ``run_failed``
+        event). For a run not executing in this manager (cancel a run executing here with
+        :meth:`cancel_run`); a run that already ended is returned unchanged."""
+        if self.is_executing(run_id):
+            raise ConcurrencyError(
+                f"run {run_id} is executing in this manager; cancel it with cancel_run",
+                code="run_already_active",
+            )
+        err = error if isinstance(error, ASMError) else ASMError(str(error))
+        return await self._end_elsewhere(run_id, err, None)
 
     def is_executing(self, run_id: str) -> bool:
         """Whether this manager is executing (or starting to execute) the run."""
         return run_id in self._active or run_id in self._starting
 
-    async def _cancel_pending(self, run: Run, reason: str | None) -> Run:
-        final = run.transition(RunStatus.CANCELLED, error=RunCancelled("run cancelled").to_dict())
-        context = EmitContext(run.session_id, run.id, run.provider)
-        event = self.pipeline.build(
-            context, EventType.RUN_CANCELLED, {"reason": reason} if reason else {}
-        )
-        await self.store.flush(run=final, events=[event])
-        return final
+    async def _end_elsewhere(self, run_id: str, error: ASMError, reason: str | None) -> Run:
+        """End a run this manager does not execute (pending, or running in another manager):
+        one guarded write, tried again only when the run moved on meanwhile (a pending run
+        claimed by an executor is then ended as running; its executor notices and stops)."""
+        while True:
+            run = await self.store.get_run(run_id)
+            if run.status.is_terminal:
+                return run
+            tally = RunTally(run.provider or self.adapter.name, started=False)
+            conclusion = tally.conclude(error, cancel_reason=reason, redact=self._redact)
+            context = EmitContext(run.session_id, run.id, run.provider)
+            ended = await self._end_run(run, conclusion, context)
+            if ended.won:
+                return ended.run
+
+    async def _end_run(self, run: Run, conclusion: Conclusion, context: EmitContext) -> _Ended:
+        """Write a run's terminal state, its events and the session's provider handle in one
+        transaction, only if the stored run still has the status ``run`` has. If another writer
+        moved it first, nothing is written and the stored run is returned (``won`` false)."""
+        final = run.transition(conclusion.status, **conclusion.run_changes)
+        events = [self.pipeline.build(context, kind, data) for kind, data in conclusion.events]
+        session: Session | None = None
+        if conclusion.handle is not None:
+            session = (await self.store.get_session(run.session_id)).with_provider_handle(
+                self.adapter.name, conclusion.handle
+            )
+        try:
+            stored = await self.store.flush(
+                run=final, session=session, events=events, run_from=run.status
+            )
+        except ConcurrencyError as exc:
+            if exc.code != _STATE_CHANGED:
+                raise
+            return _Ended(await self.store.get_run(run.id), None, (), won=False)
+        return _Ended(final, session, tuple(stored), won=True)
+
+    def _redact(self, value: Any) -> Any:
+        return self.pipeline.redact(value)
 
     async def run_once(
         self,
@@ -540,8 +613,23 @@ class _Starting:
         self.reason = reason
 
 
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """The outcome of a guarded terminal write: the run as stored, and whether we wrote it."""
+
+    run: Run
+    session: Session | None
+    events: tuple[Event, ...]
+    won: bool
+
+
 class _RunDriver:
-    """Drives one run: feeds adapter events through the pipeline and finalizes exactly once."""
+    """Drives one run: the awaits around a :class:`RunTally`, which holds the rules.
+
+    Feeds adapter events through the pipeline into the store, watches the store for the run
+    being ended by another writer while the adapter is quiet (a busy run learns of it from its
+    next append, which the store refuses), and finalizes exactly once with a guarded write.
+    """
 
     def __init__(
         self,
@@ -562,22 +650,16 @@ class _RunDriver:
         self.context = EmitContext(run.session_id, run.id, manager.adapter.name)
         self.run_id = run.id
         self.session_id = run.session_id
+        self.tally = RunTally(manager.adapter.name, request.options.model)
         self._task: asyncio.Task[None] | None = None
         self._cancel_reason: str | None = None
         self._cancel_requested = False
         self._finished = asyncio.Event()
-        # What the run has produced so far.
-        self._started_data: dict[str, Any] = {"provider": manager.adapter.name}
-        if request.options.model:
-            self._started_data["model"] = request.options.model
-        self._started_persisted = False
-        self._usage = TokenUsage()
-        self._reported_usage: TokenUsage | None = None
-        self._texts: list[str] = []
-        self._turns = 0
-        self._tool_calls = 0
-        self._completion: dict[str, Any] | None = None
         self._events: list[Event] = []
+        # Appends so far, and the store wait of the watcher (if parked): an append wakes it up
+        # and the watcher parks again only once the run has been quiet for a while.
+        self._appends = 0
+        self._parked: asyncio.Task[list[Event]] | None = None
 
     # -- public -----------------------------------------------------------------------------
     async def drive(self, timeout: float | None) -> RunResult:
@@ -620,26 +702,74 @@ class _RunDriver:
         return outcome
 
     async def _wait_for_provider(self, timeout: float | None) -> ASMError | None:
-        self._task = asyncio.create_task(self._consume(), name=f"asm-run-{self.run_id}")
+        task = self._task = asyncio.create_task(self._consume(), name=f"asm-run-{self.run_id}")
+        watcher = asyncio.create_task(self._watch_store(), name=f"asm-run-watch-{self.run_id}")
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        waiting: set[asyncio.Task[Any]] = {task, watcher}
         try:
-            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            while True:
+                remaining = None if deadline is None else max(0.0, deadline - loop.time())
+                done, _ = await asyncio.wait(
+                    waiting, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                if task in done:
+                    break
+                if watcher in done:
+                    waiting.discard(watcher)
+                    if watcher.result():
+                        await self._abort_task()
+                        return RunCancelled("run ended by another manager")
+                    continue
+                await self._abort_task()
+                return RunTimeout(
+                    f"run exceeded its timeout of {timeout:g} s",
+                    details={"timeout_s": timeout},
+                )
         except asyncio.CancelledError:
             await self._abort_task()
             raise
-        if not done:
-            await self._abort_task()
-            return RunTimeout(
-                f"run exceeded its timeout of {timeout:g} s",
-                details={"timeout_s": timeout},
-            )
-        if self._cancel_requested:
+        finally:
+            watcher.cancel()
+        if self._cancel_requested or task.cancelled():
             return RunCancelled("run cancelled")
-        if self._task.cancelled():
-            return RunCancelled("run cancelled")
-        failure = self._task.exception()
-        if failure is None:
-            return None
-        return _as_run_error(failure)
+        failure = task.exception()
+        return None if failure is None else as_run_error(failure)
+
+    async def _watch_store(self) -> bool:
+        """True once the store shows this run ended by another writer (a cancel from another
+        manager or process). Only a quiet run is watched: a busy one learns it at once from
+        its next append, which the store refuses. Store trouble only ends the watch."""
+        store = self.manager.store
+        try:
+            while True:
+                seen = -1
+                while seen != self._appends:  # wait for a quiet spell
+                    seen = self._appends
+                    await asyncio.sleep(_QUIET_S)
+                cursor = await store.latest_sequence(self.session_id)
+                parked = self._parked = asyncio.ensure_future(
+                    store.wait_for_events(
+                        self.session_id,
+                        after=cursor,
+                        timeout=_WATCH_S,
+                        run_id=self.run_id,
+                        types=_TERMINAL_TYPES,
+                        limit=1,
+                    )
+                )
+                try:
+                    await asyncio.wait({parked})
+                finally:
+                    self._parked = None
+                    parked.cancel()
+                if not parked.cancelled() and parked.result():
+                    return True
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("could not watch run %s for a cancel from elsewhere", self.run_id)
+            return False
 
     def _observe(self, hook: str, *args: Any) -> None:
         if self.observer is not None:
@@ -649,17 +779,39 @@ class _RunDriver:
                 logger.exception("instrumentation %s failed for run %s", hook, self.run_id)
 
     async def _abort_task(self) -> None:
+        """Stop the adapter and its stream, waiting for them at most ``cancel_grace``: an
+        adapter that ignores the stop is left behind (and logged), never waited for forever."""
         assert self._task is not None
         self._task.cancel()
         await self._stop_adapter()
-        await asyncio.gather(self._task, return_exceptions=True)
+        grace = self.manager.cancel_grace
+        done, _ = await asyncio.wait({self._task}, timeout=grace)
+        if not done:
+            logger.error(
+                "adapter %s did not stop run %s within %g s; abandoning it",
+                self.manager.adapter.name,
+                self.run_id,
+                grace,
+            )
 
     async def _stop_adapter(self) -> None:
-        try:
-            await self.manager.adapter.cancel(self.run_id)
-        except Exception:
-            logger.exception(
-                "adapter %s failed to cancel run %s", self.manager.adapter.name, self.run_id
+        grace = self.manager.cancel_grace
+        cancelling = asyncio.ensure_future(self.manager.adapter.cancel(self.run_id))
+        done, _ = await asyncio.wait({cancelling}, timeout=grace)
+        if not done:
+            cancelling.cancel()
+            logger.error(
+                "adapter %s: cancel(%s) did not return within %g s",
+                self.manager.adapter.name,
+                self.run_id,
+                grace,
+            )
+        elif not cancelling.cancelled() and cancelling.exception() is not None:
+            logger.error(
+                "adapter %s failed to cancel run %s",
+                self.manager.adapter.name,
+                self.run_id,
+                exc_info=cancelling.exception(),
             )
 
     async def _consume(self) -> None:
@@ -681,47 +833,15 @@ class _RunDriver:
                 code="provider_protocol_error",
             )
         kind = item.type
-        if kind in _ADAPTER_LIFECYCLE:
-            self._absorb_lifecycle(kind, item.data)
+        if kind in ADAPTER_LIFECYCLE:
+            self.tally.absorb(kind, item.data)
             return
-        data = (await self._persist(kind, item.data)).data  # the stored, redacted copy
-        if kind in _TRACKED:
-            self._track(kind, data)
-
-    def _absorb_lifecycle(self, kind: str, data: Any) -> None:
-        """Run lifecycle reported by the adapter: merged into the manager's own events."""
-        if kind == EventType.RUN_STARTED:
-            if isinstance(data, dict):
-                self._started_data.update({k: v for k, v in data.items() if v is not None})
-        elif kind == EventType.RUN_COMPLETED:
-            self._completion = data if isinstance(data, dict) else {}
-        elif kind == EventType.RUN_FAILED:
-            raise _error_from_event(data)
-        elif kind == EventType.RUN_CANCELLED:
-            raise RunCancelled("the provider reported the run cancelled")
-        elif kind == EventType.RUN_TIMED_OUT:
-            raise RunTimeout("the provider reported a timeout")
-        else:
-            raise ProviderError(
-                f"adapter may not emit {kind} events", code="provider_protocol_error"
-            )
-
-    def _track(self, kind: str, data: dict[str, Any]) -> None:
-        if kind == EventType.TOKEN_USAGE_UPDATED:
-            self._usage = self._usage + TokenUsage.from_dict(data)
-        elif kind == EventType.MESSAGE_RECEIVED:
-            if data.get("role") == "assistant":
-                self._texts.append(data["content"])
-        elif kind == EventType.TURN_COMPLETED:
-            self._turns += 1
-        elif kind == EventType.TOOL_CALL_STARTED:
-            self._tool_calls += 1
-
-    async def _persist(self, kind: str, data: Any) -> Event:
-        if not self._started_persisted:
-            self._started_persisted = True
-            await self._emit(EventType.RUN_STARTED, self._started_data)
-        return await self._emit(kind, data)
+        announce = self.tally.announce()
+        if announce is not None:
+            await self._emit(EventType.RUN_STARTED, announce)
+        data = (await self._emit(kind, item.data)).data  # the stored, redacted copy
+        if kind in TRACKED:
+            self.tally.track(kind, data)
 
     async def _emit(self, kind: str, data: Any) -> Event:
         try:
@@ -732,6 +852,9 @@ class _RunDriver:
                 code="provider_protocol_error",
                 details=exc.details,
             ) from exc
+        self._appends += 1
+        if self._parked is not None:
+            self._parked.cancel()
         hook = self._event_hook
         if hook is None:
             stored = await self.manager.store.append_event(event)
@@ -759,109 +882,32 @@ class _RunDriver:
         return result
 
     async def _write_final(self, error: ASMError | None) -> RunResult:
-        store = self.manager.store
-        current = await store.get_run(self.run_id)
-        session = await store.get_session(self.session_id)
-        if current.status.is_terminal:
-            # Cancelled from elsewhere (another process or a direct store write): keep it.
-            self._observe("run_finished", current, (), None, None)
-            return RunResult(current, session, tuple(self._events))
-        provider_session_id = self._started_data.get("provider_session_id")
-        model = self._started_data.get("model")
-        usage = self._usage
-        completion = self._completion or {}
-        if isinstance(completion.get("token_usage"), dict):
-            usage = TokenUsage.from_dict(completion["token_usage"])
-        common: dict[str, Any] = {
-            "token_usage": usage,
-            "turn_count": self._turns,
-            "provider_session_id": provider_session_id,
-            "model": model,
-        }
-        cost = completion.get("cost_usd")
-        if isinstance(cost, int | float):
-            common["cost_usd"] = float(cost)
-        content = completion.get("content")
-        if not isinstance(content, str):
-            content = "\n\n".join(self._texts)
-        pipeline = self.manager.pipeline
-        common["output"] = pipeline.redact(
-            {"content": content, "stop_reason": completion.get("stop_reason")}
-        )
-
+        manager = self.manager
         if error is None and self._cancel_requested:
             error = RunCancelled("run cancelled")
-        if error is None:
-            status = RunStatus.COMPLETED
-            kind = EventType.RUN_COMPLETED
-            data: dict[str, Any] = {
-                "stop_reason": str(completion.get("stop_reason") or "end_turn"),
-                "token_usage": usage.to_dict(),
-                "turn_count": self._turns,
-            }
-            if "cost_usd" in common:
-                data["cost_usd"] = common["cost_usd"]
-        elif isinstance(error, RunCancelled):
-            status, kind = RunStatus.CANCELLED, EventType.RUN_CANCELLED
-            reason = self._cancel_reason or error.message
-            data = {"reason": reason}
-        elif isinstance(error, RunTimeout):
-            status, kind = RunStatus.TIMED_OUT, EventType.RUN_TIMED_OUT
-            data = {"timeout_s": float(error.details.get("timeout_s") or 0)}
-        else:
-            status, kind = RunStatus.FAILED, EventType.RUN_FAILED
-            data = error_event_data(error)
-        if error is not None:
-            common["error"] = pipeline.redact(error.to_dict())
-
-        final = current.transition(status, **common)
-        events: list[Event] = []
-        if not self._started_persisted:
-            self._started_persisted = True
-            events.append(pipeline.build(self.context, EventType.RUN_STARTED, self._started_data))
-        events.append(pipeline.build(self.context, kind, data))
-        updated_session = session
-        if isinstance(provider_session_id, str) and provider_session_id:
-            handle = ProviderHandle(
-                provider_session_id=provider_session_id,
-                model=model if isinstance(model, str) else None,
-                updated_at=utcnow(),
-            )
-            updated_session = session.with_provider_handle(self.manager.adapter.name, handle)
-        self._flush_started = time_ns()
-        stored = await store.flush(
-            run=final,
-            session=updated_session if updated_session is not session else None,
-            events=events,
+        conclusion = self.tally.conclude(
+            error, cancel_reason=self._cancel_reason, redact=manager.pipeline.redact
         )
-        self._events.extend(stored)
-        self._observe("run_finished", final, stored, self._flush_started, None)
+        self._flush_started = time_ns()
+        ended = await manager._end_run(self.run, conclusion, self.context)
+        session = ended.session or await manager.store.get_session(self.session_id)
+        if not ended.won:
+            # Ended from elsewhere (another manager or process): its outcome stands.
+            self._observe("run_finished", ended.run, (), None, None)
+            return RunResult(ended.run, session, tuple(self._events))
+        self._events.extend(ended.events)
+        self._observe("run_finished", ended.run, ended.events, self._flush_started, None)
         try:
-            await invoke_callbacks(self.on_event, stored)
+            await invoke_callbacks(self.on_event, ended.events)
         except ASMError:
             logger.exception("on_event callback failed on the final events of run %s", self.run_id)
-        return RunResult(final, updated_session, tuple(self._events))
+        return RunResult(ended.run, session, tuple(self._events))
 
 
-def normalize_input(value: str | Mapping[str, Any]) -> tuple[Message, ...]:
-    """Turn a run input into messages; raise ``ValidationError`` for anything unusable."""
-    if isinstance(value, str):
-        raw: Any = [{"role": "user", "content": value}]
-    elif isinstance(value, Mapping) and isinstance(value.get("messages"), list | tuple):
-        raw = value["messages"]
-    elif isinstance(value, Mapping) and isinstance(value.get("prompt"), str):
-        raw = [{"role": "user", "content": value["prompt"]}]
-    else:
-        raise ValidationError(
-            "run input must be a prompt string, {'prompt': str} or {'messages': [...]}"
-        )
-    try:
-        messages = tuple(Message.model_validate(m) for m in raw)
-    except ValueError as exc:
-        raise ValidationError(f"invalid run input message: {exc}") from exc
-    if not messages or not any(m.content.strip() for m in messages):
-        raise ValidationError("run input has no message content")
-    return messages
+def _already_executing(run_id: str) -> ConcurrencyError:
+    return ConcurrencyError(
+        f"run {run_id} is already executing", code="run_already_active", details={"id": run_id}
+    )
 
 
 def _resolver(
@@ -874,31 +920,3 @@ def _resolver(
         )
     except ValueError as exc:
         raise ValidationError(str(exc), code="invalid_capability_type") from exc
-
-
-def _error_from_event(data: Any) -> ASMError:
-    if not isinstance(data, dict):
-        return ProviderError("provider reported a failure", code="provider_error")
-    code = data.get("error_code")
-    message = data.get("error_message") or "provider reported a failure"
-    error = ASMError.from_dict(
-        {
-            "code": code if isinstance(code, str) else "provider_error",
-            "message": str(message),
-            "details": data.get("details"),
-            "provider_error": data.get("provider_error"),
-            "retryable": data.get("retryable"),
-        }
-    )
-    return error
-
-
-def _as_run_error(exc: BaseException) -> ASMError:
-    if isinstance(exc, ASMError):
-        return exc
-    error = ProviderError(
-        f"adapter raised {type(exc).__name__}: {exc}",
-        details={"exception": type(exc).__name__},
-    )
-    error.__cause__ = exc
-    return error

@@ -6,13 +6,14 @@ raises :class:`InvalidTransition` and leaves the original untouched, because not
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent_session_manager.core.clock import ensure_utc, utcnow
-from agent_session_manager.core.errors import ASMError
+from agent_session_manager.core.errors import ASMError, ValidationError
 from agent_session_manager.core.ids import new_run_id, new_session_id
 from agent_session_manager.core.lifecycle import (
     RunStatus,
@@ -121,3 +122,33 @@ class Run(_Record):
         if self.started_at is None or self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds() * 1000
+
+
+class Message(BaseModel):
+    """One conversational message given to the provider."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    role: str = Field(min_length=1)
+    content: str
+
+
+def normalize_input(value: str | Mapping[str, Any]) -> tuple[Message, ...]:
+    """Turn a run input into messages; raise ``ValidationError`` for anything unusable."""
+    if isinstance(value, str):
+        raw: Any = [{"role": "user", "content": value}]
+    elif isinstance(value, Mapping) and isinstance(value.get("messages"), list | tuple):
+        raw = value["messages"]
+    elif isinstance(value, Mapping) and isinstance(value.get("prompt"), str):
+        raw = [{"role": "user", "content": value["prompt"]}]
+    else:
+        raise ValidationError(
+            "run input must be a prompt string, {'prompt': str} or {'messages': [...]}"
+        )
+    try:
+        messages = tuple(Message.model_validate(m) for m in raw)
+    except ValueError as exc:
+        raise ValidationError(f"invalid run input message: {exc}") from exc
+    if not messages or not any(m.content.strip() for m in messages):
+        raise ValidationError("run input has no message content")
+    return messages

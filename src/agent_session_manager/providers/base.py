@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_session_manager.core.capabilities import Capability
+from agent_session_manager.core.models import Message
 
 
 class PermissionMode(StrEnum):
@@ -52,15 +53,6 @@ class AdapterOptions(BaseModel):
     allowed_tools: tuple[str, ...] = ()
     denied_tools: tuple[str, ...] = ()
     extra: Mapping[str, Any] = Field(default_factory=dict)
-
-
-class Message(BaseModel):
-    """One conversational message given to the provider."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-    role: str = Field(min_length=1)
-    content: str
 
 
 class RunRequest(BaseModel):

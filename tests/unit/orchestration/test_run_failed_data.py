@@ -10,7 +10,7 @@ import pytest
 
 from agent_session_manager import ASMError
 from agent_session_manager.core.errors import ERROR_CODES, error_event_data
-from agent_session_manager.manager import _error_from_event
+from agent_session_manager.core.run_tally import error_from_event as _error_from_event
 
 
 def _same(a: ASMError, b: ASMError) -> None:

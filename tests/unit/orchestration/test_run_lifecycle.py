@@ -449,7 +449,7 @@ async def test_execute_run_twice_is_refused() -> None:
 
 
 class _GatedStore(InMemorySessionStore):
-    """Holds ``get_run`` or the save that marks a run running until ``gate`` opens."""
+    """Holds ``get_run`` or the write that marks a run running until ``gate`` opens."""
 
     def __init__(self, hold: str) -> None:
         super().__init__()
@@ -463,11 +463,11 @@ class _GatedStore(InMemorySessionStore):
             await self.gate.wait()
         return await super().get_run(run_id)
 
-    async def save_run(self, run: Any) -> None:
-        if self.hold == "mark_running" and run.status is RunStatus.RUNNING:
+    async def flush(self, *, run: Any = None, **parts: Any) -> Any:
+        if self.hold == "mark_running" and run is not None and run.status is RunStatus.RUNNING:
             self.waiting.set()
             await self.gate.wait()
-        await super().save_run(run)
+        return await super().flush(run=run, **parts)
 
 
 @pytest.mark.parametrize("hold", ["load", "mark_running"])

@@ -29,7 +29,7 @@ from agent_session_manager import (
     ValidationError,
 )
 from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, EventType
-from agent_session_manager.manager import _error_from_event
+from agent_session_manager.core.run_tally import error_from_event as _error_from_event
 from agent_session_manager.runtime import ConcurrencyLimiter, SessionServer
 
 pytestmark = pytest.mark.timeout(20)
