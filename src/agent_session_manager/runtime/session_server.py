@@ -430,8 +430,6 @@ class SessionServer:
         ``follow`` it waits for new events until the server closes (then delivers what is left
         and ends); without, it ends after the stored events.
         """
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise ValidationError(f"after must be an integer >= 0, got {after!r}")
         if isinstance(types, str):
             types = [types]
 
