@@ -115,6 +115,7 @@ if TYPE_CHECKING:
         open_store,
         upgrade_store,
     )
+    from agent_session_manager.store.follow import follow_events
     from agent_session_manager.store.memory import InMemorySessionStore
     from agent_session_manager.store.postgres import (
         PostgresSessionStore,
@@ -187,6 +188,7 @@ _LAZY = {
     "default_store_url": "agent_session_manager.store.factory",
     "open_store": "agent_session_manager.store.factory",
     "upgrade_store": "agent_session_manager.store.factory",
+    "follow_events": "agent_session_manager.store.follow",
     "ClaudeAdapter": "agent_session_manager.providers.claude",
     "CodexAdapter": "agent_session_manager.providers.codex",
     "ACPAdapter": "agent_session_manager.providers.acp",
@@ -333,6 +335,7 @@ __all__ = [
     "apply_retention",
     "default_store_url",
     "export_session",
+    "follow_events",
     "import_session",
     "is_retryable",
     "load_settings",

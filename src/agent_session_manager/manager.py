@@ -52,6 +52,11 @@ from agent_session_manager.providers.base import (
     ProviderEvent,
     RunRequest,
 )
+from agent_session_manager.store.follow import (
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_WAIT_TIMEOUT,
+    follow_events,
+)
 from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.telemetry import Instrumentation, RunObserver, resolve_instrumentation
 
@@ -555,49 +560,40 @@ class SessionManager:
         return await self.fail_session(session_id, error or ASMError(f"run ended {status}"))
 
     # -- reading ----------------------------------------------------------------------------
-    async def stream_session_events(
+    def stream_session_events(
         self,
         session_id: str,
         *,
         after: int = 0,
+        before: int | None = None,
         follow: bool = True,
         run_id: str | None = None,
         types: Sequence[str] | None = None,
-        long_poll: bool = True,
-        poll_interval: float = 0.25,
-        wait_timeout: float = 30.0,
-        page_size: int = 500,
+        limit: int | None = None,
+        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        stop: asyncio.Event | None = None,
     ) -> AsyncIterator[Event]:
         """Yield the session's events after the cursor ``after``, oldest first.
 
-        With ``follow`` (default) the iterator keeps waiting for new events — by long-poll on the
-        store (``long_poll=True``, woken by the append itself) or by re-querying every
-        ``poll_interval`` seconds — until the consumer stops iterating. Without it, it ends once
-        the existing events are delivered.
+        With ``follow`` (default) the iterator keeps waiting for new events, woken by the
+        append itself, until the consumer stops iterating, ``limit`` or ``before`` is reached
+        or ``stop`` is set; without it, it ends once the existing events are delivered. The
+        same iterator as :func:`~agent_session_manager.store.follow.follow_events`.
         """
-        cursor = after
-        while True:
-            events = await self.store.get_events(
-                session_id, after=cursor, run_id=run_id, types=types, limit=page_size
-            )
-            if not events:
-                if not follow:
-                    return
-                if long_poll:
-                    events = await self.store.wait_for_events(
-                        session_id,
-                        after=cursor,
-                        timeout=wait_timeout,
-                        run_id=run_id,
-                        types=types,
-                        limit=page_size,
-                    )
-                else:
-                    await asyncio.sleep(poll_interval)
-                    continue
-            for event in events:
-                yield event
-                cursor = event.sequence_number or cursor
+        return follow_events(
+            self.store,
+            session_id,
+            after=after,
+            before=before,
+            run_id=run_id,
+            types=types,
+            limit=limit,
+            follow=follow,
+            page_size=page_size,
+            wait_timeout=wait_timeout,
+            stop=stop,
+        )
 
 
 class _Starting:

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -39,6 +39,7 @@ from agent_session_manager.manager import RunResult, SessionManager
 from agent_session_manager.pipeline import EmitContext, EventCallback
 from agent_session_manager.providers.base import AdapterOptions
 from agent_session_manager.runtime.limiter import ConcurrencyLimiter
+from agent_session_manager.store.follow import follow_events
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class SessionServer:
         self._subscriptions: set[Subscription] = set()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._closed_signal: asyncio.Future[None] | None = None
+        self._closed_signal = asyncio.Event()  # set once close() has written its last event
         self._started = False
         self._closed = False
         self._paused = False
@@ -209,7 +210,6 @@ class SessionServer:
         except BaseException:
             self._release_session_slot()
             raise
-        self._closed_signal = asyncio.get_running_loop().create_future()
         self._started = True
 
     async def __aenter__(self) -> Self:
@@ -227,8 +227,6 @@ class SessionServer:
         if self._closed:
             return
         self._closed = True
-        if self._closed_signal is not None and not self._closed_signal.done():
-            self._closed_signal.set_result(None)
         try:
             for entry in list(self._queue):
                 await self._cancel_queued(entry, "session server closed")
@@ -243,6 +241,7 @@ class SessionServer:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             self._subscriptions.clear()  # each ends by itself once it has delivered the rest
+            self._closed_signal.set()
             self._release_session_slot()
 
     def _release_session_slot(self) -> None:
@@ -431,11 +430,22 @@ class SessionServer:
         ``follow`` it waits for new events until the server closes (then delivers what is left
         and ends); without, it ends after the stored events.
         """
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise ValidationError(f"after must be an integer >= 0, got {after!r}")
         if isinstance(types, str):
             types = [types]
-        subscription = Subscription(self, after, run_id, types, follow, page_size)
+
+        def feed(cursor: int) -> AsyncGenerator[Event, None]:
+            return follow_events(
+                self.manager.store,
+                self.session_id,
+                after=cursor,
+                run_id=run_id,
+                types=types,
+                follow=follow,
+                page_size=page_size,
+                stop=self._closed_signal,
+            )
+
+        subscription = Subscription(feed, after=after, on_close=self._subscriptions.discard)
         self._subscriptions.add(subscription)
         return subscription
 
@@ -593,35 +603,31 @@ class SessionServer:
             raise InvalidTransition(f"session {self.session_id} is {session.status}")
         return await self.manager._create_run(self.session_id, input, required, (), metadata)
 
-    def _closed_future(self) -> asyncio.Future[None] | None:
-        return self._closed_signal
-
 
 class Subscription:
     """A durable, ordered, exactly-once event feed of one session (see
-    :meth:`SessionServer.subscribe`). Iterate it with ``async for``; ``aclose()`` ends it."""
+    :meth:`SessionServer.subscribe`). Iterate it with ``async for``; ``aclose()`` ends it.
+
+    It reads through a :func:`~agent_session_manager.store.follow.follow_events` iterator that
+    ``feed(cursor)`` opens, and keeps only what a subscriber needs on top: ``cursor``, the
+    ``sequence_number`` of the last event delivered, and closing. A consumer cancelled while it
+    waits (``asyncio.wait_for(anext(sub), …)``) finishes that iterator; the next ``anext``
+    opens a new one at ``cursor``, so nothing is skipped or repeated.
+    """
 
     def __init__(
         self,
-        server: SessionServer,
-        after: int,
-        run_id: str | None,
-        types: Sequence[str] | None,
-        follow: bool,
-        page_size: int,
-        wait_timeout: float = 30.0,
+        feed: Callable[[int], AsyncGenerator[Event, None]],
+        *,
+        after: int = 0,
+        on_close: Callable[[Subscription], None] | None = None,
     ) -> None:
-        self._server = server
-        self._store = server.manager.store
-        self._session_id = server.session_id
-        self.cursor = after  # the last sequence number examined
-        self._run_id = run_id
-        self._types = frozenset(types) if types is not None else None
-        self._follow = follow
-        self._page = page_size
-        self._wait_timeout = wait_timeout
-        self._buffer: deque[Event] = deque()
+        self.cursor = after
+        self._feed = feed
+        self._events: AsyncGenerator[Event, None] | None = feed(after)  # checks the arguments
+        self._on_close = on_close
         self._closed = False
+        self._pulling = False  # a task is inside __anext__: the iterator cannot be closed now
 
     def __aiter__(self) -> Self:
         return self
@@ -633,52 +639,38 @@ class Subscription:
         await self.aclose()
 
     async def aclose(self) -> None:
-        self._closed = True
-        self._buffer.clear()
-        self._server._subscriptions.discard(self)
+        """End the feed; a task waiting in it gets ``StopAsyncIteration`` at its next event."""
+        self._finish()
+        if not self._pulling and self._events is not None:
+            await self._events.aclose()
 
     async def __anext__(self) -> Event:
-        while not self._buffer:
-            if self._closed:
-                raise StopAsyncIteration
-            await self._fill()
-        return self._buffer.popleft()
-
-    async def _fill(self) -> None:
-        events = await self._store.get_events(self._session_id, after=self.cursor, limit=self._page)
-        if not events:
-            signal = self._server._closed_future()
-            ending = self._server.closed or (signal is not None and signal.done())
-            if not self._follow or ending:
-                await self.aclose()
-                return
-            events = await self._wait(signal)
-        for event in events:
-            self.cursor = event.sequence_number or self.cursor
-            if self._run_id is not None and event.run_id != self._run_id:
-                continue
-            if self._types is not None and event.type not in self._types:
-                continue
-            self._buffer.append(event)
-
-    async def _wait(self, signal: asyncio.Future[None] | None) -> list[Event]:
-        waiter = asyncio.ensure_future(
-            self._store.wait_for_events(
-                self._session_id, after=self.cursor, timeout=self._wait_timeout, limit=self._page
-            )
-        )
-        watched: set[asyncio.Future[Any]] = {waiter}
-        if signal is not None:
-            watched.add(signal)
+        if self._closed:
+            raise StopAsyncIteration
+        if self._events is None:
+            self._events = self._feed(self.cursor)
+        self._pulling = True
         try:
-            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            event = await anext(self._events)
+        except asyncio.CancelledError:
+            self._events = None  # finished by the cancellation; reopened at the cursor
+            raise
+        except BaseException:  # exhausted or failed
+            self._finish()
+            raise
         finally:
-            if not waiter.done():
-                waiter.cancel()
-                await asyncio.gather(waiter, return_exceptions=True)
-        if waiter.cancelled():
-            return []  # the server closed: the next fill delivers what is left and ends
-        return waiter.result()
+            self._pulling = False
+        if self._closed:  # closed by another task while this one waited
+            await self._events.aclose()
+            raise StopAsyncIteration
+        self.cursor = event.sequence_number or self.cursor
+        return event
+
+    def _finish(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self._on_close is not None:
+                self._on_close(self)
 
 
 def _as_error(exc: BaseException) -> ASMError:

@@ -1,5 +1,6 @@
 """SessionServer on a real SQLite file: subscribers joining before and during concurrent runs get
-every event once, in order; a limiter's slots come back after crashes and cancels."""
+every event once, in order, also the events close() itself writes; a limiter's slots come back
+after crashes and cancels."""
 
 from __future__ import annotations
 
@@ -59,6 +60,30 @@ async def test_subscribers_on_sqlite_see_every_event_once(tmp_path: Path) -> Non
     assert [e.sequence_number for e in early] == list(range(1, len(stored) + 1))
     assert early == stored
     assert late == stored[cursor:]
+
+
+async def test_closing_the_server_delivers_the_cancels_it_writes(tmp_path: Path) -> None:
+    store = await SQLiteSessionStore.open(tmp_path / "s.db")
+    try:
+        manager = SessionManager(store, ScriptedAdapter(Scenario().delay(math.inf)))
+        server = await SessionServer.open(manager)
+        got: list[Event] = []
+        task = asyncio.create_task(_collect(server.subscribe(), got))
+        sent = asyncio.Event()
+
+        def on_event(event: Event) -> None:
+            if event.type == "message_sent":
+                sent.set()
+
+        run_id = await server.submit_run("wait", on_event=on_event)
+        await sent.wait()  # the run is executing: close() has to cancel it
+        await server.close()
+        await asyncio.wait_for(task, 10)
+        stored = await store.get_events(server.session_id)
+    finally:
+        await store.close()
+    assert got == stored
+    assert (got[-1].type, got[-1].run_id) == ("run_cancelled", run_id)
 
 
 async def test_limiter_slots_return_after_crash_and_cancel(tmp_path: Path) -> None:

@@ -387,8 +387,7 @@ async def test_capabilities_are_declared() -> None:
     assert all(isinstance(c, Capability) for c in caps)
 
 
-@pytest.mark.parametrize("long_poll", [True, False])
-async def test_stream_session_events_follows_new_events(long_poll: bool) -> None:
+async def test_stream_session_events_follows_new_events() -> None:
     store = InMemorySessionStore()
     gate = asyncio.Event()
 
@@ -406,9 +405,7 @@ async def test_stream_session_events_follows_new_events(long_poll: bool) -> None
     received: list[Event] = []
 
     async def follow() -> None:
-        async for event in manager.stream_session_events(
-            session.id, long_poll=long_poll, poll_interval=0.01
-        ):
+        async for event in manager.stream_session_events(session.id):
             received.append(event)
             if event.data.get("delta") == "one":
                 gate.set()

@@ -158,3 +158,32 @@ async def test_live_subscriber_is_woken_without_polling_and_ends_on_close() -> N
     await asyncio.wait_for(task, 10)
     assert got[-1].type == "run_cancelled"
     assert got[-1].run_id == run_id
+
+
+async def test_a_consumer_timing_out_on_one_event_resumes_at_its_cursor() -> None:
+    manager = SessionManager(InMemorySessionStore(), ScriptedAdapter(Scenario()))
+    async with await SessionServer.open(manager) as server:
+        store, sid = manager.store, server.session_id
+        sub = server.subscribe(after=await store.latest_sequence(sid))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(sub), 0.05)
+        build = manager.pipeline.build
+        first = await store.append_event(build(EmitContext(sid, None), "custom.one", {}))
+        await store.append_event(build(EmitContext(sid, None), "custom.two", {}))
+        assert [await anext(sub), (await anext(sub)).type] == [first, "custom.two"]
+        assert sub.cursor == first.sequence_number + 1  # type: ignore[operator]
+        await sub.aclose()
+
+
+async def test_aclose_from_another_task_ends_a_waiting_consumer_without_an_event() -> None:
+    manager = SessionManager(InMemorySessionStore(), ScriptedAdapter(Scenario()))
+    async with await SessionServer.open(manager) as server:
+        store, sid = manager.store, server.session_id
+        sub = server.subscribe(after=await store.latest_sequence(sid))
+        waiting = asyncio.ensure_future(anext(sub))
+        await asyncio.sleep(0.01)
+        await sub.aclose()
+        assert server.status().subscribers == 0
+        await store.append_event(manager.pipeline.build(EmitContext(sid, None), "custom.one", {}))
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(waiting, 5)

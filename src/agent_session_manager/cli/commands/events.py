@@ -1,14 +1,15 @@
 """``asm events``: print a session's event log, filtered, optionally following it live.
 
-With ``--follow`` the command keeps long-polling the store (``wait_for_events``) and prints new
-events as they are appended, from this or any other process, until Ctrl-C, which exits quietly
-with code 130. The store is opened inside the command.
+Reading and following are ``follow_events`` (the library's one log-following iterator); this
+module only checks the options and prints. With ``--follow`` new events are printed as they are
+appended, from this or any other process, until ``--limit`` or ``--before`` is reached or
+Ctrl-C, which exits quietly with code 130. The store is opened inside the command.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -26,12 +27,8 @@ from agent_session_manager.cli._runtime import (
 )
 
 if TYPE_CHECKING:
+    from agent_session_manager.core.events import Event
     from agent_session_manager.rendering import Renderer
-    from agent_session_manager.store.protocol import SessionStore
-
-#: Seconds one long-poll waits before re-checking (bounds how late a stop condition is seen).
-_WAIT_SECONDS = 2.0
-_PAGE = 500
 
 
 def events(
@@ -118,70 +115,40 @@ async def _events(
     output_format: OutputFormat,
     store_url: str | None,
 ) -> int:
+    from agent_session_manager.store.follow import follow_events
+
     renderer = make_renderer(output_format, color=_output.color_enabled())
     async with open_cli_store(store_url) as store:
         session = await store.get_session(session_id)
+        found = follow_events(
+            store,
+            session.id,
+            after=after,
+            before=before,
+            run_id=run_id,
+            types=types,
+            limit=limit,
+            follow=follow,
+        )
         if not follow:
-            found = await store.get_events(
-                session.id, after=after, before=before, limit=limit, run_id=run_id, types=types
-            )
-            for event in found:
-                _write(renderer.render(event))
-            _write(renderer.finish())
+            await _print(found, renderer)
             return EXIT_OK
         task = asyncio.current_task()
         with interrupts():
             try:
-                await _follow(store, renderer, session.id, after, before, limit, types, run_id)
+                await _print(found, renderer)
             except asyncio.CancelledError:
                 if task is not None:
                     task.uncancel()
                 _write(renderer.finish())
                 return EXIT_INTERRUPTED
-        _write(renderer.finish())
         return EXIT_OK
 
 
-async def _follow(
-    store: SessionStore,
-    renderer: Renderer,
-    session_id: str,
-    cursor: int,
-    before: int | None,
-    limit: int | None,
-    types: tuple[str, ...] | None,
-    run_id: str | None,
-) -> None:
-    """Print events past ``cursor`` as they arrive; return once ``limit`` or ``before`` is met."""
-    printed = 0
-    while True:
-        if limit is not None and printed >= limit:
-            return
-        page = _PAGE if limit is None else min(_PAGE, limit - printed)
-        batch = await store.get_events(
-            session_id, after=cursor, before=before, limit=page, run_id=run_id, types=types
-        )
-        if not batch:
-            if before is not None and await store.latest_sequence(session_id) >= before - 1:
-                return
-            waited = await store.wait_for_events(
-                session_id,
-                after=cursor,
-                timeout=_WAIT_SECONDS,
-                run_id=run_id,
-                types=types,
-                limit=page,
-            )
-            batch = [e for e in waited if before is None or (e.sequence_number or 0) < before]
-            if not batch:
-                # Nothing matching yet, or only events past --before: loop to re-check.
-                if waited:
-                    cursor = max(cursor, max(e.sequence_number or 0 for e in waited))
-                continue
-        for event in batch:
-            _write(renderer.render(event))
-            cursor = max(cursor, event.sequence_number or cursor)
-            printed += 1
+async def _print(found: AsyncIterator[Event], renderer: Renderer) -> None:
+    async for event in found:
+        _write(renderer.render(event))
+    _write(renderer.finish())
 
 
 def _write(text: str) -> None:
