@@ -50,6 +50,12 @@ if TYPE_CHECKING:
     from agent_session_manager.core.events import EVENT_SCHEMAS, Event, EventSchema, EventType
     from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
     from agent_session_manager.core.models import ProviderHandle, Run, Session
+    from agent_session_manager.core.options import (
+        DEFAULT_RUN_TIMEOUT,
+        USE_DEFAULT_TIMEOUT,
+        PermissionMode,
+        UseDefault,
+    )
     from agent_session_manager.core.redaction import Redactor, SecretPattern
     from agent_session_manager.core.usage import TokenUsage
     from agent_session_manager.maintenance import (
@@ -62,7 +68,7 @@ if TYPE_CHECKING:
         storage_stats,
         usage_summary,
     )
-    from agent_session_manager.manager import DEFAULT_RUN_TIMEOUT, RunResult, SessionManager
+    from agent_session_manager.manager import RunResult, SessionManager
     from agent_session_manager.pipeline import CallbackError, EventCallback
     from agent_session_manager.providers.acp import (
         ACPAdapter,
@@ -73,7 +79,6 @@ if TYPE_CHECKING:
     from agent_session_manager.providers.base import (
         AdapterOptions,
         Message,
-        PermissionMode,
         ProviderAdapter,
         ProviderEvent,
         RunRequest,
@@ -167,14 +172,16 @@ _LAZY = {
     "Redactor": "agent_session_manager.core.redaction",
     "SecretPattern": "agent_session_manager.core.redaction",
     "TokenUsage": "agent_session_manager.core.usage",
-    "DEFAULT_RUN_TIMEOUT": "agent_session_manager.manager",
+    "DEFAULT_RUN_TIMEOUT": "agent_session_manager.core.options",
+    "PermissionMode": "agent_session_manager.core.options",
+    "USE_DEFAULT_TIMEOUT": "agent_session_manager.core.options",
+    "UseDefault": "agent_session_manager.core.options",
     "RunResult": "agent_session_manager.manager",
     "SessionManager": "agent_session_manager.manager",
     "CallbackError": "agent_session_manager.pipeline",
     "EventCallback": "agent_session_manager.pipeline",
     "AdapterOptions": "agent_session_manager.providers.base",
     "Message": "agent_session_manager.providers.base",
-    "PermissionMode": "agent_session_manager.providers.base",
     "ProviderAdapter": "agent_session_manager.providers.base",
     "ProviderEvent": "agent_session_manager.providers.base",
     "RunRequest": "agent_session_manager.providers.base",
@@ -251,6 +258,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DEFAULT_RUN_TIMEOUT",
     "EVENT_SCHEMAS",
+    "USE_DEFAULT_TIMEOUT",
     "ACPAdapter",
     "ASMError",
     "AdapterOptions",
@@ -328,6 +336,7 @@ __all__ = [
     "Telemetry",
     "TokenUsage",
     "ToolError",
+    "UseDefault",
     "ValidationError",
     "VerboseRenderer",
     "__version__",

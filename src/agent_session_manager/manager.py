@@ -36,6 +36,8 @@ from agent_session_manager.core.events import (
 )
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import ProviderHandle, Run, Session
+from agent_session_manager.core.options import DEFAULT_RUN_TIMEOUT as DEFAULT_RUN_TIMEOUT
+from agent_session_manager.core.options import USE_DEFAULT_TIMEOUT, UseDefault
 from agent_session_manager.core.redaction import Redactor
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.pipeline import (
@@ -57,10 +59,6 @@ from agent_session_manager.telemetry import Instrumentation, RunObserver, resolv
 
 logger = logging.getLogger(__name__)
 
-#: Default run timeout in seconds. Coding-agent runs are long; pass ``timeout=None`` for none.
-DEFAULT_RUN_TIMEOUT = 1800.0
-
-_DEFAULT: Any = object()
 _SESSION_EVENTS = {
     SessionStatus.ACTIVE: EventType.SESSION_STARTED,
     SessionStatus.PAUSED: EventType.SESSION_PAUSED,
@@ -345,7 +343,7 @@ class SessionManager:
         run_id: str,
         *,
         options: AdapterOptions | None = None,
-        timeout: float | None = _DEFAULT,
+        timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
         on_event: EventCallback | None = None,
     ) -> RunResult:
         """Execute a pending run to its terminal state and return the outcome.
@@ -397,8 +395,10 @@ class SessionManager:
         finally:
             del self._starting[run_id]
             starting.done.set()
+        if isinstance(timeout, UseDefault):
+            timeout = self.default_timeout
         try:
-            return await driver.drive(self.default_timeout if timeout is _DEFAULT else timeout)
+            return await driver.drive(timeout)
         finally:
             del self._active[run_id]
 
@@ -445,7 +445,7 @@ class SessionManager:
         metadata: Mapping[str, Any] | None = None,
         tags: Sequence[str] = (),
         options: AdapterOptions | None = None,
-        timeout: float | None = _DEFAULT,
+        timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
         on_event: EventCallback | None = None,
     ) -> RunResult:
         """Create a session, execute one run in it and close the session.

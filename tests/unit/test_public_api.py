@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
 import pytest
 
 import agent_session_manager
+from agent_session_manager import (
+    USE_DEFAULT_TIMEOUT,
+    InMemorySessionStore,
+    RunStatus,
+    Scenario,
+    ScriptedAdapter,
+    SessionManager,
+    SessionServer,
+    stream_session,
+)
 
 HEAVY = ("sqlalchemy", "alembic", "asyncpg", "aiohttp", "acp", "boto3", "opentelemetry.sdk", "rich")
 
@@ -59,3 +70,33 @@ def test_dir_lists_the_public_names() -> None:
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = agent_session_manager.no_such_name  # type: ignore[attr-defined]
+
+
+def test_streaming_helpers_take_the_stream_sessions_parameters() -> None:
+    """``stream_session`` and ``open_stream`` repeat ``StreamSession``'s parameters (typed, no
+    ``**kwargs``), so a parameter added to one and not the others fails here."""
+    expected = list(inspect.signature(agent_session_manager.StreamSession).parameters.values())
+    for helper in (agent_session_manager.stream_session, agent_session_manager.open_stream):
+        assert list(inspect.signature(helper).parameters.values()) == expected, helper.__name__
+
+
+async def _timeout_of_a_slow_run(**timeout: float | None) -> RunStatus:
+    manager = SessionManager(
+        InMemorySessionStore(),
+        ScriptedAdapter(Scenario().delay(0.5).text("late")),
+        default_timeout=0.05,
+    )
+    async with await SessionServer.open(manager, **timeout) as server:
+        return (await server.run("hi")).status
+
+
+async def test_use_default_timeout_means_the_managers_default_and_none_means_no_limit() -> None:
+    assert repr(USE_DEFAULT_TIMEOUT) == "USE_DEFAULT_TIMEOUT"
+    assert await _timeout_of_a_slow_run() is RunStatus.TIMED_OUT
+    assert await _timeout_of_a_slow_run(timeout=None) is RunStatus.COMPLETED
+    async with stream_session(
+        ScriptedAdapter(Scenario().delay(0.5).text("late")), "hi", timeout=0.05
+    ) as events:
+        _ = [event async for event in events]
+    assert events.result is not None
+    assert events.result.status is RunStatus.TIMED_OUT
