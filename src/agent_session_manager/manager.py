@@ -173,7 +173,7 @@ class SessionManager:
         self.store = store
         self.adapter = adapter
         redactor = Redactor() if redaction is True else (redaction or None)
-        self.pipeline = EventPipeline(store, redactor=redactor)
+        self.pipeline = EventPipeline(redactor=redactor)
         self.default_timeout = default_timeout
         self._active: dict[str, _RunDriver] = {}
         # Runs between execute_run's first check and their driver's registration: a cancel that
