@@ -300,36 +300,27 @@ class SessionManager:
         required_capabilities: Sequence[CapabilityType | str] = (),
         optional_capabilities: Sequence[CapabilityType | str] = (),
         metadata: Mapping[str, Any] | None = None,
+        allow_paused: bool = False,
     ) -> Run:
         """Create a ``pending`` run in an active session.
 
         ``input`` is a prompt string, ``{"prompt": ...}`` or ``{"messages": [{"role", "content"},
         ...]}``. Required capabilities the adapter lacks raise ``ValidationError``
-        (``missing_required_capability``) and nothing is created.
+        (``missing_required_capability``) and nothing is created. ``allow_paused`` also accepts a
+        paused session, for callers that queue the run until the session resumes (a
+        ``SessionServer`` does); executing it still needs an active session.
         """
         session = await self.store.get_session(session_id)
-        if session.status is not SessionStatus.ACTIVE:
+        paused_ok = allow_paused and session.status is SessionStatus.PAUSED
+        if session.status is not SessionStatus.ACTIVE and not paused_ok:
             raise InvalidTransition(
                 f"session {session_id} is {session.status}; runs need an active session",
                 details={"id": session_id, "status": str(session.status)},
             )
-        return await self._create_run(
-            session_id, input, required_capabilities, optional_capabilities, metadata
-        )
-
-    async def _create_run(
-        self,
-        session_id: str,
-        input: str | Mapping[str, Any],
-        required: Sequence[CapabilityType | str],
-        optional: Sequence[CapabilityType | str],
-        metadata: Mapping[str, Any] | None,
-    ) -> Run:
-        """Check the input and capabilities and store a ``pending`` run; the caller has checked
-        the session's status."""
         messages = normalize_input(input)
-        if required or optional:
-            _resolver(required, optional).negotiate(self.adapter.capabilities())
+        if required_capabilities or optional_capabilities:
+            resolver = _resolver(required_capabilities, optional_capabilities)
+            resolver.negotiate(self.adapter.capabilities())
         run = Run(
             session_id=session_id,
             input=self.pipeline.redact({"messages": [m.model_dump() for m in messages]}),

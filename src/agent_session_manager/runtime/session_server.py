@@ -283,15 +283,13 @@ class SessionServer:
             )
         self._creating += 1  # counted as queued while the run record is written
         try:
-            if self._paused:
-                run = await self._create_paused_run(input, metadata, required_capabilities)
-            else:
-                run = await self.manager.start_run(
-                    self.session_id,
-                    input,
-                    metadata=metadata,
-                    required_capabilities=required_capabilities,
-                )
+            run = await self.manager.start_run(
+                self.session_id,
+                input,
+                metadata=metadata,
+                required_capabilities=required_capabilities,
+                allow_paused=self._paused,  # the run waits in the queue until resume()
+            )
         finally:
             self._creating -= 1
         if self._closed:  # closed while the run was being created
@@ -597,19 +595,6 @@ class SessionServer:
         session = await self.manager.get_session(self.session_id)
         events = await self.manager.store.get_events(self.session_id, run_id=run_id)
         return RunResult(run, session, tuple(events))
-
-    async def _create_paused_run(
-        self,
-        input: str | Mapping[str, Any],
-        metadata: Mapping[str, Any] | None,
-        required: Sequence[CapabilityType | str],
-    ) -> Run:
-        # The session is paused, so SessionManager.start_run (which needs an active session)
-        # cannot be used; the run is created the same way and waits in the queue.
-        session = await self.manager.get_session(self.session_id)
-        if session.status.is_terminal:
-            raise InvalidTransition(f"session {self.session_id} is {session.status}")
-        return await self.manager._create_run(self.session_id, input, required, (), metadata)
 
     def _closed_future(self) -> asyncio.Future[None] | None:
         return self._closed_signal
