@@ -19,7 +19,6 @@ from agent_session_manager.maintenance.bundle import (
 from agent_session_manager.maintenance.query import SessionPage, iter_sessions, search_sessions
 from agent_session_manager.maintenance.retention import (
     PROTECTED_EVENT_TYPES,
-    PrunableStore,
     RetentionPolicy,
     RetentionReport,
     apply_retention,
@@ -39,7 +38,6 @@ __all__ = [
     "BUNDLE_VERSION",
     "PROTECTED_EVENT_TYPES",
     "ImportResult",
-    "PrunableStore",
     "RetentionPolicy",
     "RetentionReport",
     "SessionPage",
