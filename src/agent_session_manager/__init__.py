@@ -274,7 +274,10 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    from agent_session_manager.core.extras import install_hint
+
+    with install_hint(f"agent_session_manager.{name}"):  # a name needing a missing extra
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

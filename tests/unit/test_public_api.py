@@ -178,3 +178,36 @@ def test_every_type_in_a_public_signature_is_exported() -> None:
                 if not exported and qualified not in UNEXPORTED_ON_PURPOSE:
                     unexported.setdefault(qualified, []).append(where)
     assert unexported == {}, "export these from agent_session_manager (used in the signatures)"
+
+
+_WITHOUT_EXTRAS = """
+import asyncio, sys
+sys.modules["asyncpg"] = sys.modules["boto3"] = sys.modules["acp"] = None  # not installed
+import agent_session_manager as asm
+
+def hint(call):
+    try:
+        call()
+    except ImportError as exc:
+        # Also a ValidationError, what open_store and the S3 store raised before.
+        return f"{isinstance(exc, asm.ValidationError)}: {exc.message}"
+    return "no error"
+
+print(hint(lambda: asm.PostgresSessionStore))
+print(hint(lambda: asyncio.run(asm.open_store("postgresql://127.0.0.1/none"))))
+print(hint(lambda: asyncio.run(asm.S3ArtifactStore("bucket").get("key"))))
+print(hint(lambda: asm.ACPAdapter))  # acp is imported when a run starts, not before
+"""
+
+
+def test_a_missing_extra_is_an_import_error_that_names_the_extra_to_install() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_EXTRAS], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines() == [
+        "True: agent_session_manager.PostgresSessionStore needs asyncpg: "
+        "pip install 'agentsessionmanager[postgres]'",
+        "True: the PostgreSQL store needs asyncpg: pip install 'agentsessionmanager[postgres]'",
+        "True: the S3 artifact store needs boto3: pip install 'agentsessionmanager[s3]'",
+        "no error",
+    ]
