@@ -2,6 +2,8 @@
 coding agents.
 
 This module is the public API; everything is re-exported from here and nothing else lives here.
+Every type that appears in a public signature (results, reports, sinks, observers) is exported
+too, so users and the docs import every public name from ``agent_session_manager``.
 Every name loads on first use (PEP 562), so ``import agent_session_manager`` imports nothing
 heavy (no pydantic, asyncio or typer): the ``asm`` command starts fast and scripts pay only for
 what they touch.
@@ -50,10 +52,25 @@ if TYPE_CHECKING:
     from agent_session_manager.core.events import EVENT_SCHEMAS, Event, EventSchema, EventType
     from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
     from agent_session_manager.core.models import Message, ProviderHandle, Run, Session
+    from agent_session_manager.core.options import (
+        DEFAULT_RUN_TIMEOUT,
+        USE_DEFAULT_TIMEOUT,
+        PermissionMode,
+        UseDefault,
+    )
     from agent_session_manager.core.redaction import Redactor, SecretPattern
     from agent_session_manager.core.usage import TokenUsage
     from agent_session_manager.maintenance import (
+        EventPruning,
+        ImportResult,
         RetentionPolicy,
+        RetentionReport,
+        RunDeletion,
+        SessionDeletion,
+        SessionPage,
+        UsageGrouping,
+        UsageReport,
+        UsageRow,
         apply_retention,
         export_session,
         import_session,
@@ -62,7 +79,7 @@ if TYPE_CHECKING:
         storage_stats,
         usage_summary,
     )
-    from agent_session_manager.manager import DEFAULT_RUN_TIMEOUT, RunResult, SessionManager
+    from agent_session_manager.manager import RunResult, SessionManager
     from agent_session_manager.pipeline import CallbackError, EventCallback
     from agent_session_manager.providers.acp import (
         ACPAdapter,
@@ -72,7 +89,6 @@ if TYPE_CHECKING:
     )
     from agent_session_manager.providers.base import (
         AdapterOptions,
-        PermissionMode,
         ProviderAdapter,
         ProviderEvent,
         RunRequest,
@@ -95,6 +111,8 @@ if TYPE_CHECKING:
         PassthroughRenderer,
         Renderer,
         RenderPipeline,
+        RenderSummary,
+        Sink,
         TTYSink,
         VerboseRenderer,
         render_events,
@@ -102,6 +120,7 @@ if TYPE_CHECKING:
     from agent_session_manager.runtime import (
         ConcurrencyLimiter,
         ControlOperations,
+        ControlRecord,
         LimiterStatus,
         ServerStatus,
         SessionServer,
@@ -127,6 +146,7 @@ if TYPE_CHECKING:
     from agent_session_manager.telemetry import (
         AuditLog,
         Instrumentation,
+        RunObserver,
         Telemetry,
     )
 
@@ -167,14 +187,16 @@ _LAZY = {
     "Redactor": "agent_session_manager.core.redaction",
     "SecretPattern": "agent_session_manager.core.redaction",
     "TokenUsage": "agent_session_manager.core.usage",
-    "DEFAULT_RUN_TIMEOUT": "agent_session_manager.manager",
+    "DEFAULT_RUN_TIMEOUT": "agent_session_manager.core.options",
+    "PermissionMode": "agent_session_manager.core.options",
+    "USE_DEFAULT_TIMEOUT": "agent_session_manager.core.options",
+    "UseDefault": "agent_session_manager.core.options",
     "RunResult": "agent_session_manager.manager",
     "SessionManager": "agent_session_manager.manager",
     "CallbackError": "agent_session_manager.pipeline",
     "EventCallback": "agent_session_manager.pipeline",
     "AdapterOptions": "agent_session_manager.providers.base",
     "Message": "agent_session_manager.core.models",
-    "PermissionMode": "agent_session_manager.providers.base",
     "ProviderAdapter": "agent_session_manager.providers.base",
     "ProviderEvent": "agent_session_manager.providers.base",
     "RunRequest": "agent_session_manager.providers.base",
@@ -196,6 +218,7 @@ _LAZY = {
     "ShellAdapter": "agent_session_manager.providers.shell",
     "ConcurrencyLimiter": "agent_session_manager.runtime",
     "ControlOperations": "agent_session_manager.runtime",
+    "ControlRecord": "agent_session_manager.runtime",
     "LimiterStatus": "agent_session_manager.runtime",
     "ServerStatus": "agent_session_manager.runtime",
     "SessionServer": "agent_session_manager.runtime",
@@ -205,6 +228,7 @@ _LAZY = {
     "stream_session": "agent_session_manager.runtime",
     "AuditLog": "agent_session_manager.telemetry",
     "Instrumentation": "agent_session_manager.telemetry",
+    "RunObserver": "agent_session_manager.telemetry",
     "Telemetry": "agent_session_manager.telemetry",
     "CallbackSink": "agent_session_manager.rendering",
     "CompactRenderer": "agent_session_manager.rendering",
@@ -212,6 +236,8 @@ _LAZY = {
     "JSONLSink": "agent_session_manager.rendering",
     "PassthroughRenderer": "agent_session_manager.rendering",
     "RenderPipeline": "agent_session_manager.rendering",
+    "RenderSummary": "agent_session_manager.rendering",
+    "Sink": "agent_session_manager.rendering",
     "Renderer": "agent_session_manager.rendering",
     "TTYSink": "agent_session_manager.rendering",
     "VerboseRenderer": "agent_session_manager.rendering",
@@ -221,7 +247,16 @@ _LAZY = {
     "CompositeStore": "agent_session_manager.artifacts",
     "FilesystemArtifactStore": "agent_session_manager.artifacts",
     "S3ArtifactStore": "agent_session_manager.artifacts",
+    "ImportResult": "agent_session_manager.maintenance",
     "RetentionPolicy": "agent_session_manager.maintenance",
+    "RetentionReport": "agent_session_manager.maintenance",
+    "EventPruning": "agent_session_manager.maintenance",
+    "RunDeletion": "agent_session_manager.maintenance",
+    "SessionDeletion": "agent_session_manager.maintenance",
+    "SessionPage": "agent_session_manager.maintenance",
+    "UsageGrouping": "agent_session_manager.maintenance",
+    "UsageReport": "agent_session_manager.maintenance",
+    "UsageRow": "agent_session_manager.maintenance",
     "apply_retention": "agent_session_manager.maintenance",
     "export_session": "agent_session_manager.maintenance",
     "import_session": "agent_session_manager.maintenance",
@@ -240,7 +275,10 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    from agent_session_manager.core.extras import install_hint
+
+    with install_hint(f"agent_session_manager.{name}"):  # a name needing a missing extra
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
@@ -252,6 +290,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DEFAULT_RUN_TIMEOUT",
     "EVENT_SCHEMAS",
+    "USE_DEFAULT_TIMEOUT",
     "ACPAdapter",
     "ASMError",
     "AdapterOptions",
@@ -271,13 +310,16 @@ __all__ = [
     "ConcurrencyError",
     "ConcurrencyLimiter",
     "ControlOperations",
+    "ControlRecord",
     "ErrorCategory",
     "Event",
     "EventCallback",
+    "EventPruning",
     "EventSchema",
     "EventType",
     "FileSink",
     "FilesystemArtifactStore",
+    "ImportResult",
     "InMemorySessionStore",
     "Instrumentation",
     "InvalidTransition",
@@ -298,11 +340,15 @@ __all__ = [
     "ProviderHandle",
     "Redactor",
     "RenderPipeline",
+    "RenderSummary",
     "Renderer",
     "RetentionPolicy",
+    "RetentionReport",
     "Run",
     "RunCancelled",
+    "RunDeletion",
     "RunNotFound",
+    "RunObserver",
     "RunRequest",
     "RunResult",
     "RunStatus",
@@ -314,13 +360,16 @@ __all__ = [
     "SecretPattern",
     "ServerStatus",
     "Session",
+    "SessionDeletion",
     "SessionManager",
     "SessionNotFound",
+    "SessionPage",
     "SessionServer",
     "SessionStatus",
     "SessionStore",
     "Settings",
     "ShellAdapter",
+    "Sink",
     "StorageError",
     "StorageStats",
     "StreamSession",
@@ -329,6 +378,10 @@ __all__ = [
     "Telemetry",
     "TokenUsage",
     "ToolError",
+    "UsageGrouping",
+    "UsageReport",
+    "UsageRow",
+    "UseDefault",
     "ValidationError",
     "VerboseRenderer",
     "__version__",

@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from agent_session_manager.core.errors import ValidationError
-from agent_session_manager.manager import DEFAULT_RUN_TIMEOUT
-from agent_session_manager.providers.base import PermissionMode
+from agent_session_manager.core.options import DEFAULT_RUN_TIMEOUT, PermissionMode
 
 ENV_PREFIX = "ASM_"
 CONFIG_ENV_VAR = "ASM_CONFIG"

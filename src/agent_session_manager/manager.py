@@ -30,6 +30,8 @@ from agent_session_manager.core.errors import (
 from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, Event, EventType
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Message, Run, Session, normalize_input
+from agent_session_manager.core.options import DEFAULT_RUN_TIMEOUT as DEFAULT_RUN_TIMEOUT
+from agent_session_manager.core.options import USE_DEFAULT_TIMEOUT, UseDefault
 from agent_session_manager.core.redaction import Redactor
 from agent_session_manager.core.run_tally import (
     ADAPTER_LIFECYCLE,
@@ -62,10 +64,6 @@ from agent_session_manager.telemetry import Instrumentation, RunObserver, resolv
 
 logger = logging.getLogger(__name__)
 
-#: Default run timeout in seconds. Coding-agent runs are long; pass ``timeout=None`` for none.
-DEFAULT_RUN_TIMEOUT = 1800.0
-
-_DEFAULT: Any = object()
 _SESSION_EVENTS = {
     SessionStatus.ACTIVE: EventType.SESSION_STARTED,
     SessionStatus.PAUSED: EventType.SESSION_PAUSED,
@@ -173,7 +171,7 @@ class SessionManager:
         self.store = store
         self.adapter = adapter
         redactor = Redactor() if redaction is True else (redaction or None)
-        self.pipeline = EventPipeline(store, redactor=redactor)
+        self.pipeline = EventPipeline(redactor=redactor)
         self.default_timeout = default_timeout
         if cancel_grace <= 0:
             raise ValidationError(f"cancel_grace must be positive, got {cancel_grace!r}")
@@ -318,36 +316,27 @@ class SessionManager:
         required_capabilities: Sequence[CapabilityType | str] = (),
         optional_capabilities: Sequence[CapabilityType | str] = (),
         metadata: Mapping[str, Any] | None = None,
+        allow_paused: bool = False,
     ) -> Run:
         """Create a ``pending`` run in an active session.
 
         ``input`` is a prompt string, ``{"prompt": ...}`` or ``{"messages": [{"role", "content"},
         ...]}``. Required capabilities the adapter lacks raise ``ValidationError``
-        (``missing_required_capability``) and nothing is created.
+        (``missing_required_capability``) and nothing is created. ``allow_paused`` also accepts a
+        paused session, for callers that queue the run until the session resumes (a
+        ``SessionServer`` does); executing it still needs an active session.
         """
         session = await self.store.get_session(session_id)
-        if session.status is not SessionStatus.ACTIVE:
+        paused_ok = allow_paused and session.status is SessionStatus.PAUSED
+        if session.status is not SessionStatus.ACTIVE and not paused_ok:
             raise InvalidTransition(
                 f"session {session_id} is {session.status}; runs need an active session",
                 details={"id": session_id, "status": str(session.status)},
             )
-        return await self._create_run(
-            session_id, input, required_capabilities, optional_capabilities, metadata
-        )
-
-    async def _create_run(
-        self,
-        session_id: str,
-        input: str | Mapping[str, Any],
-        required: Sequence[CapabilityType | str],
-        optional: Sequence[CapabilityType | str],
-        metadata: Mapping[str, Any] | None,
-    ) -> Run:
-        """Check the input and capabilities and store a ``pending`` run; the caller has checked
-        the session's status."""
         messages = normalize_input(input)
-        if required or optional:
-            _resolver(required, optional).negotiate(self.adapter.capabilities())
+        if required_capabilities or optional_capabilities:
+            resolver = _resolver(required_capabilities, optional_capabilities)
+            resolver.negotiate(self.adapter.capabilities())
         run = Run(
             session_id=session_id,
             input=self.pipeline.redact({"messages": [m.model_dump() for m in messages]}),
@@ -361,7 +350,7 @@ class SessionManager:
         run_id: str,
         *,
         options: AdapterOptions | None = None,
-        timeout: float | None = _DEFAULT,
+        timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
         on_event: EventCallback | None = None,
     ) -> RunResult:
         """Execute a pending run to its terminal state and return the outcome.
@@ -417,8 +406,10 @@ class SessionManager:
         finally:
             del self._starting[run_id]
             starting.done.set()
+        if isinstance(timeout, UseDefault):
+            timeout = self.default_timeout
         try:
-            return await driver.drive(self.default_timeout if timeout is _DEFAULT else timeout)
+            return await driver.drive(timeout)
         finally:
             del self._active[run_id]
 
@@ -523,7 +514,7 @@ class SessionManager:
         metadata: Mapping[str, Any] | None = None,
         tags: Sequence[str] = (),
         options: AdapterOptions | None = None,
-        timeout: float | None = _DEFAULT,
+        timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
         on_event: EventCallback | None = None,
     ) -> RunResult:
         """Create a session, execute one run in it and close the session.

@@ -3,8 +3,8 @@
 
 Lifecycle events from the manager and content events from adapters take the same path, so a
 secret in a tool's output, a prompt or an error message never reaches the store, and a malformed
-provider event is rejected before anything is written. The pipeline knows the store port and the
-domain; it knows nothing about providers.
+provider event is rejected before anything is written. The pipeline builds events; the manager
+persists them, so this module knows only the domain (core): no store, no provider.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from agent_session_manager.core.events import (
 )
 from agent_session_manager.core.ids import new_event_id
 from agent_session_manager.core.redaction import Redactor
-from agent_session_manager.store.protocol import SessionStore
 
 #: A user callback: receives each event after it is persisted (so it has its sequence number).
 EventCallback = Callable[[Event], Awaitable[None] | None]
@@ -46,8 +45,9 @@ class CallbackError(ASMError):
 
 
 class EventPipeline:
-    def __init__(self, store: SessionStore, *, redactor: Redactor | None) -> None:
-        self.store = store
+    """Validates, redacts and stamps events on their way to the store (which it never sees)."""
+
+    def __init__(self, *, redactor: Redactor | None) -> None:
         self.redactor = redactor
 
     def redact(self, value: Any) -> Any:

@@ -26,7 +26,7 @@ from agent_session_manager.artifacts.protocol import (
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
-from agent_session_manager.store.protocol import SessionStore, StorageStats
+from agent_session_manager.store.protocol import SessionStore, StorageStats, storage_stats
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +176,6 @@ class CompositeStore:
 
     async def storage_stats(self) -> StorageStats:
         """The session store's figures (artifacts are not counted)."""
-        from agent_session_manager.maintenance.storage import storage_stats
-
         return await storage_stats(self.sessions)
 
     # -- artifacts -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from agent_session_manager.artifacts._keys import (
 )
 from agent_session_manager.artifacts.protocol import DEFAULT_MAX_BYTES, ArtifactRef
 from agent_session_manager.core.errors import NotFoundError, StorageError, ValidationError
+from agent_session_manager.core.extras import install_hint
 
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
@@ -87,13 +88,8 @@ class S3ArtifactStore:
     def _get_client(self) -> Any:
         with self._client_lock:
             if self._client is None:
-                try:
+                with install_hint("the S3 artifact store"):
                     import boto3
-                except ImportError as exc:
-                    raise ValidationError(
-                        "the S3 artifact store needs boto3: pip install 'agentsessionmanager[s3]'",
-                        details={"missing": "boto3"},
-                    ) from exc
                 options = {k: v for k, v in self._client_options.items() if v is not None}
                 self._client = boto3.session.Session().client("s3", **options)
             return self._client

@@ -17,12 +17,9 @@ from typing import TYPE_CHECKING
 from agent_session_manager.cli._runtime import UsageError
 
 if TYPE_CHECKING:
+    from agent_session_manager.core.options import PermissionMode
     from agent_session_manager.providers._prestart import PrestartedProcess
-    from agent_session_manager.providers.base import (
-        AdapterOptions,
-        PermissionMode,
-        ProviderAdapter,
-    )
+    from agent_session_manager.providers.base import AdapterOptions, ProviderAdapter
     from agent_session_manager.providers.scripted import ScriptedAdapter
 
 AVAILABLE_PROVIDERS = ("scripted", "claude", "codex", "amp", "acp", "shell")
@@ -101,7 +98,7 @@ def acp_adapter(command: str | None) -> ProviderAdapter:
 
 def check_permission_mode(value: str) -> PermissionMode:
     """``accept_edits`` / ``accept-edits`` → ``PermissionMode.ACCEPT_EDITS``, else a usage error."""
-    from agent_session_manager.providers.base import PermissionMode
+    from agent_session_manager.core.options import PermissionMode
 
     try:
         return PermissionMode(value.strip().lower().replace("-", "_"))

@@ -15,7 +15,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from agent_session_manager.store._urls import hide_password
+from agent_session_manager.store.urls import hide_password
 
 if TYPE_CHECKING:
     from agent_session_manager.config import Settings

@@ -12,19 +12,18 @@ with an ``exempt_tags`` tag are never touched.
 :func:`plan_retention` returns the :class:`RetentionReport` of what would go (counts and a JSON
 bytes estimate); :func:`apply_retention` computes the same report and carries it out. Deleting
 sessions needs only ``delete_session``. Deleting single runs or events needs ``delete_runs`` and
-``delete_events`` (:class:`PrunableStore`), which the ``SessionStore`` protocol declares and every
-shipped store has; for a store written before they joined the protocol, those parts are reported
-in ``not_applied`` with the reason and nothing of them is deleted. It knows no backend.
+``delete_events``, which the ``SessionStore`` protocol declares and every shipped store has; for a
+store written before they joined the protocol (so not a full ``SessionStore``), those parts are
+reported in ``not_applied`` with the reason and nothing of them is deleted. It knows no backend.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from agent_session_manager.artifacts.protocol import (
     SESSION_PREFIX,
@@ -56,21 +55,6 @@ PROTECTED_EVENT_TYPES: frozenset[str] = frozenset(
 )
 #: Event types pruned before any other.
 PRUNE_FIRST_TYPES: tuple[str, ...] = (EventType.MESSAGE_STREAMED, EventType.TOKEN_USAGE_UPDATED)
-
-
-@runtime_checkable
-class PrunableStore(Protocol):
-    """Optional store operations that retention needs to delete single runs and events.
-
-    Neither changes the sequence numbers of the events that remain, nor lets a deleted number
-    be assigned again (``latest_sequence`` is unchanged).
-    """
-
-    async def delete_runs(self, run_ids: Sequence[str]) -> int:
-        """Delete these runs and every event carrying their ``run_id``; return runs deleted."""
-
-    async def delete_events(self, session_id: str, event_ids: Sequence[str]) -> int:
-        """Delete these events of the session; return how many were deleted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,13 +369,6 @@ async def _orphaned_artifacts(store: SessionStore, artifacts: ArtifactStore) -> 
     return orphaned
 
 
-def _pruner(store: SessionStore) -> PrunableStore | None:
-    if isinstance(store, PrunableStore):
-        return store
-    inner = getattr(store, "sessions", None)  # a CompositeStore's session store
-    return inner if isinstance(inner, PrunableStore) else None
-
-
 async def apply_retention(
     store: SessionStore,
     policy: RetentionPolicy,
@@ -402,8 +379,8 @@ async def apply_retention(
     """Delete what :func:`plan_retention` reports and return that report (``dry_run=False``).
 
     Sessions are deleted through ``store.delete_session`` (a composite store also deletes their
-    artifacts). Run and event deletions need a :class:`PrunableStore`; without one they are
-    listed under ``not_applied`` and kept.
+    artifacts). Run and event deletions need the protocol's ``delete_runs`` and
+    ``delete_events``; a store without them has those parts listed under ``not_applied``, kept.
     """
     report = await plan_retention(store, policy, now=now, orphans=orphans)
     report.dry_run = False
@@ -413,11 +390,11 @@ async def apply_retention(
         for key in report.orphaned_artifacts:
             await store.delete(key)
     if report.runs or report.events:
-        pruner = _pruner(store)
-        if pruner is None:
+        # The static type promises a full SessionStore; this checks it at run time.
+        if not isinstance(store, SessionStore):
             reason = (
                 f"{type(store).__name__} cannot delete single runs or events (it does not "
-                "implement PrunableStore.delete_runs/delete_events); nothing of this part was "
+                "implement SessionStore.delete_runs/delete_events); nothing of this part was "
                 "deleted"
             )
             if report.runs:
@@ -427,9 +404,9 @@ async def apply_retention(
             logger.info("retention: %s", reason)
         else:
             if report.runs:
-                await pruner.delete_runs([r.run_id for r in report.runs])
+                await store.delete_runs([r.run_id for r in report.runs])
             for pruning in report.events:
-                await pruner.delete_events(pruning.session_id, pruning.event_ids)
+                await store.delete_events(pruning.session_id, pruning.event_ids)
     return report
 
 

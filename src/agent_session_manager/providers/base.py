@@ -20,23 +20,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_session_manager.core.capabilities import Capability
 from agent_session_manager.core.models import Message
-
-
-class PermissionMode(StrEnum):
-    """How much the agent may do without asking; each adapter maps it to native flags."""
-
-    DEFAULT = "default"
-    ACCEPT_EDITS = "accept_edits"
-    PLAN = "plan"
-    FULL_AUTO = "full_auto"
-    DANGEROUSLY_SKIP_PERMISSIONS = "dangerously_skip_permissions"
+from agent_session_manager.core.options import PermissionMode as PermissionMode
 
 
 class AdapterOptions(BaseModel):

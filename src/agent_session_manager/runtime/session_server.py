@@ -35,6 +35,7 @@ from agent_session_manager.core.errors import (
 from agent_session_manager.core.events import Event, EventType
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run
+from agent_session_manager.core.options import USE_DEFAULT_TIMEOUT, UseDefault
 from agent_session_manager.manager import RunResult, SessionManager
 from agent_session_manager.pipeline import EmitContext, EventCallback
 from agent_session_manager.providers.base import AdapterOptions
@@ -48,7 +49,6 @@ DEFAULT_MAX_QUEUED_RUNS = 100
 #: Finished results kept in memory for ``await_run``; older ones are rebuilt from the store.
 DEFAULT_RETAINED_RESULTS = 256
 
-_UNSET: Any = object()
 _QUEUED, _STARTING, _RUNNING = "queued", "starting", "running"
 
 
@@ -96,7 +96,7 @@ class _Entry:
         self,
         run_id: str,
         options: AdapterOptions | None,
-        timeout: Any,
+        timeout: float | UseDefault | None,
         on_event: EventCallback | None,
     ) -> None:
         self.run_id = run_id
@@ -129,7 +129,7 @@ class SessionServer:
         limiter: ConcurrencyLimiter | None = None,
         slot_timeout: float | None = None,
         options: AdapterOptions | None = None,
-        timeout: float | None = _UNSET,
+        timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
         on_event: EventCallback | None = None,
         retained_results: int = DEFAULT_RETAINED_RESULTS,
     ) -> None:
@@ -259,7 +259,7 @@ class SessionServer:
         input: str | Mapping[str, Any],
         *,
         options: AdapterOptions | None = None,
-        timeout: float | None = _UNSET,
+        timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
         on_event: EventCallback | None = None,
         metadata: Mapping[str, Any] | None = None,
         required_capabilities: Sequence[CapabilityType | str] = (),
@@ -282,15 +282,13 @@ class SessionServer:
             )
         self._creating += 1  # counted as queued while the run record is written
         try:
-            if self._paused:
-                run = await self._create_paused_run(input, metadata, required_capabilities)
-            else:
-                run = await self.manager.start_run(
-                    self.session_id,
-                    input,
-                    metadata=metadata,
-                    required_capabilities=required_capabilities,
-                )
+            run = await self.manager.start_run(
+                self.session_id,
+                input,
+                metadata=metadata,
+                required_capabilities=required_capabilities,
+                allow_paused=self._paused,  # the run waits in the queue until resume()
+            )
         finally:
             self._creating -= 1
         if self._closed:  # closed while the run was being created
@@ -299,7 +297,7 @@ class SessionServer:
         entry = _Entry(
             run.id,
             options if options is not None else self._options,
-            timeout if timeout is not _UNSET else self._timeout,
+            self._timeout if isinstance(timeout, UseDefault) else timeout,
             on_event if on_event is not None else self._on_event,
         )
         self._entries[run.id] = entry
@@ -333,30 +331,51 @@ class SessionServer:
             return finished.result()
         return await self._result_from_store(run_id)
 
-    async def execute_run(
-        self, input: str | Mapping[str, Any], *, timeout: float | None = None, **kwargs: Any
+    async def run(
+        self,
+        input: str | Mapping[str, Any],
+        *,
+        run_timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
+        wait_timeout: float | None = None,
+        options: AdapterOptions | None = None,
+        on_event: EventCallback | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        required_capabilities: Sequence[CapabilityType | str] = (),
     ) -> RunResult:
-        """``submit_run`` then ``await_run`` (``timeout`` bounds the wait, not the run)."""
-        run_id = await self.submit_run(input, **kwargs)
-        return await self.await_run(run_id, timeout=timeout)
+        """:meth:`submit_run` then :meth:`await_run`: queue a run and wait for its result.
 
-    async def cancel_run(self, run_id: str, *, reason: str | None = None) -> None:
-        """Cancel a queued or running run and wait until it is recorded ``cancelled``.
+        ``run_timeout`` bounds the run (it ends ``timed_out``; the ``timeout`` of
+        :meth:`submit_run`); ``wait_timeout`` bounds only the wait (``RunTimeout`` with code
+        ``wait_timeout``, and the run keeps going).
+        """
+        run_id = await self.submit_run(
+            input,
+            options=options,
+            timeout=run_timeout,
+            on_event=on_event,
+            metadata=metadata,
+            required_capabilities=required_capabilities,
+        )
+        return await self.await_run(run_id, timeout=wait_timeout)
 
-        Cancelling a finished run is a no-op; an unknown run raises ``RunNotFound``.
+    async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run:
+        """Cancel a queued or running run, wait until it is recorded ``cancelled`` and return it
+        in its final state (as :meth:`SessionManager.cancel_run` does).
+
+        Cancelling a finished run is a no-op that returns it unchanged; a run that is not of this
+        session raises ``RunNotFound``.
         """
         entry = self._entries.get(run_id)
         if entry is None:
-            if run_id in self._finished:
-                return
             run = await self._own_run(run_id)
-            if not run.status.is_terminal:
-                await self.manager.cancel_run(run_id, reason=reason)
-            return
+            if run.status.is_terminal:
+                return run
+            return await self.manager.cancel_run(run_id, reason=reason)
         if entry.state == _QUEUED:
             await self._cancel_queued(entry, reason)
         else:
             await self._cancel_in_flight(entry, reason)
+        return await self._own_run(run_id)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until no run is queued or in flight; ``RunTimeout`` if ``timeout`` passes."""
@@ -517,11 +536,8 @@ class SessionServer:
 
     async def _execute(self, entry: _Entry) -> RunResult:
         entry.state = _RUNNING
-        kwargs: dict[str, Any] = {}
-        if entry.timeout is not _UNSET:
-            kwargs["timeout"] = entry.timeout
         return await self.manager.execute_run(
-            entry.run_id, options=entry.options, on_event=entry.on_event, **kwargs
+            entry.run_id, options=entry.options, timeout=entry.timeout, on_event=entry.on_event
         )
 
     async def _record_cancel(self, entry: _Entry) -> RunResult:
@@ -589,19 +605,6 @@ class SessionServer:
         session = await self.manager.get_session(self.session_id)
         events = await self.manager.store.get_events(self.session_id, run_id=run_id)
         return RunResult(run, session, tuple(events))
-
-    async def _create_paused_run(
-        self,
-        input: str | Mapping[str, Any],
-        metadata: Mapping[str, Any] | None,
-        required: Sequence[CapabilityType | str],
-    ) -> Run:
-        # The session is paused, so SessionManager.start_run (which needs an active session)
-        # cannot be used; the run is created the same way and waits in the queue.
-        session = await self.manager.get_session(self.session_id)
-        if session.status.is_terminal:
-            raise InvalidTransition(f"session {self.session_id} is {session.status}")
-        return await self.manager._create_run(self.session_id, input, required, (), metadata)
 
 
 class Subscription:

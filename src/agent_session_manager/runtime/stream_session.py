@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Self
 
 from agent_session_manager.core.events import Event
+from agent_session_manager.core.options import USE_DEFAULT_TIMEOUT, UseDefault
 from agent_session_manager.core.redaction import Redactor
 from agent_session_manager.manager import RunResult, SessionManager
 from agent_session_manager.pipeline import EventCallback, invoke_callback
@@ -31,8 +32,6 @@ logger = logging.getLogger(__name__)
 #: Events buffered between the run and a slower consumer before the run waits.
 DEFAULT_BUFFER = 256
 
-_UNSET: Any = object()
-
 
 class _End:
     __slots__ = ("error",)
@@ -44,7 +43,8 @@ class _End:
 class StreamSession:
     """The events of one run, as an async iterator that owns the run.
 
-    Prefer :func:`stream_session` (``async with``) or :func:`open_stream` (iterator + close).
+    Create it with :func:`stream_session` (``async with``) or :func:`open_stream` (iterator +
+    close); both take the keyword arguments below.
     After the iterator ends, :attr:`result` holds the :class:`RunResult`; if the run could not
     execute at all (bad input, store failure) the iterator raises that error instead.
     """
@@ -58,7 +58,7 @@ class StreamSession:
         agent_id: str | None = None,
         system_prompt: str | None = None,
         options: AdapterOptions | None = None,
-        timeout: float | None = _UNSET,
+        timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
         on_event: EventCallback | None = None,
         redaction: Redactor | bool = True,
         buffer: int = DEFAULT_BUFFER,
@@ -86,9 +86,6 @@ class StreamSession:
             self._task = asyncio.create_task(self._run(), name="asm-stream-session")
 
     async def _run(self) -> None:
-        kwargs: dict[str, Any] = {}
-        if self._timeout is not _UNSET:
-            kwargs["timeout"] = self._timeout
         error: BaseException | None = None
         try:
             self.result = await self.manager.run_once(
@@ -96,8 +93,8 @@ class StreamSession:
                 agent_id=self._agent_id,
                 system_prompt=self._system_prompt,
                 options=self._options,
+                timeout=self._timeout,
                 on_event=self._forward,
-                **kwargs,
             )
         except Exception as exc:
             error = exc
@@ -155,27 +152,65 @@ class StreamSession:
         await self.aclose()
 
 
-@contextlib.asynccontextmanager
-async def stream_session(
-    adapter: ProviderAdapter, input: str | Mapping[str, Any], **kwargs: Any
-) -> AsyncIterator[StreamSession]:
-    """Run ``input`` on ``adapter`` and iterate its events; everything is cleaned up on exit.
+def stream_session(
+    adapter: ProviderAdapter,
+    input: str | Mapping[str, Any],
+    *,
+    store: SessionStore | None = None,
+    agent_id: str | None = None,
+    system_prompt: str | None = None,
+    options: AdapterOptions | None = None,
+    timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
+    on_event: EventCallback | None = None,
+    redaction: Redactor | bool = True,
+    buffer: int = DEFAULT_BUFFER,
+) -> StreamSession:
+    """Run ``input`` on ``adapter`` and iterate its events: ``async with stream_session(...) as
+    events``. Entering starts the run; leaving stops it if still going and cleans up.
 
-    Keyword arguments are those of :class:`StreamSession` (``store``, ``agent_id``,
-    ``system_prompt``, ``options``, ``timeout``, ``on_event``, ``redaction``, ``buffer``).
+    A store passed in is borrowed (left open); without one the run uses a fresh in-memory store.
+    ``timeout`` bounds the run (default: :data:`DEFAULT_RUN_TIMEOUT`, ``None`` for none).
     """
-    stream = StreamSession(adapter, input, **kwargs)
-    stream.start()
-    try:
-        yield stream
-    finally:
-        await stream.aclose()
+    return StreamSession(
+        adapter,
+        input,
+        store=store,
+        agent_id=agent_id,
+        system_prompt=system_prompt,
+        options=options,
+        timeout=timeout,
+        on_event=on_event,
+        redaction=redaction,
+        buffer=buffer,
+    )
 
 
 async def open_stream(
-    adapter: ProviderAdapter, input: str | Mapping[str, Any], **kwargs: Any
+    adapter: ProviderAdapter,
+    input: str | Mapping[str, Any],
+    *,
+    store: SessionStore | None = None,
+    agent_id: str | None = None,
+    system_prompt: str | None = None,
+    options: AdapterOptions | None = None,
+    timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
+    on_event: EventCallback | None = None,
+    redaction: Redactor | bool = True,
+    buffer: int = DEFAULT_BUFFER,
 ) -> tuple[StreamSession, Callable[[], Awaitable[None]]]:
-    """Start the run and return ``(events, close)``; call ``await close()`` in a ``finally``."""
-    stream = StreamSession(adapter, input, **kwargs)
+    """Start the run and return ``(events, close)``, for code that cannot use ``async with``;
+    call ``await close()`` in a ``finally``. Arguments are those of :func:`stream_session`."""
+    stream = stream_session(
+        adapter,
+        input,
+        store=store,
+        agent_id=agent_id,
+        system_prompt=system_prompt,
+        options=options,
+        timeout=timeout,
+        on_event=on_event,
+        redaction=redaction,
+        buffer=buffer,
+    )
     stream.start()
     return stream, stream.aclose

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from agent_session_manager.core.errors import ValidationError
+from agent_session_manager.core.extras import install_hint
 from agent_session_manager.store.protocol import SessionStore
 
 #: Environment variable naming the store URL when none is passed.
@@ -107,13 +108,8 @@ async def _open_sqlite(path: str) -> SessionStore:
 
 
 async def _open_postgres(url: str) -> SessionStore:
-    try:
+    with install_hint("the PostgreSQL store"):
         from agent_session_manager.store.postgres import PostgresSessionStore
-    except ImportError as exc:  # asyncpg is an optional dependency
-        raise ValidationError(
-            "the PostgreSQL store needs asyncpg: pip install 'agentsessionmanager[postgres]'",
-            details={"missing": str(exc.name)},
-        ) from exc
     return await PostgresSessionStore.open(url)
 
 
@@ -126,8 +122,8 @@ async def upgrade_store(url: str | None = None) -> tuple[str | None, str]:
     """
     kind, where, _ = _parse(url)
     if kind == "postgresql":
-        from agent_session_manager.store.postgres import asyncpg_dsn, prepare_schema
-
+        with install_hint("the PostgreSQL store"):
+            from agent_session_manager.store.postgres import asyncpg_dsn, prepare_schema
         return await prepare_schema(asyncpg_dsn(where))
     if kind == "sqlite":
         return await _upgrade_sqlite(where)

@@ -151,7 +151,7 @@ class SessionStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StorageStats:
-    """What a store holds and the space it takes (``maintenance.storage_stats`` reports it).
+    """What a store holds and the space it takes (:func:`storage_stats` reports it).
 
     ``stored_bytes`` is what the store's data occupies, indexes included: on SQLite the database
     pages in use (free pages left by deletes are not counted; the file keeps them for reuse), on
@@ -187,9 +187,37 @@ class StorageStats:
 class ReportsStorage(Protocol):
     """Optional: a store that counts its own contents (cheaply, with the bytes on disk).
 
-    ``maintenance.storage_stats`` uses it when present and otherwise counts through the
+    :func:`storage_stats` uses it when present and otherwise counts through the
     ``SessionStore`` protocol, which reads every event and knows no byte figure.
     """
 
     async def storage_stats(self) -> StorageStats:
         """Sessions, runs and events held now, and the bytes they take where known."""
+
+
+#: Sessions and events read per call while :func:`storage_stats` counts through the protocol.
+COUNT_PAGE = 1000
+
+
+async def storage_stats(store: SessionStore) -> StorageStats:
+    """Sessions, runs and events in ``store``, with the bytes they occupy where it can tell.
+
+    A store that implements :class:`ReportsStorage` answers itself, in one query. Any other
+    ``SessionStore`` is counted through this protocol, page by page: every session, run and
+    event is read once, and there is no byte figure. It lives beside the port so that wrappers
+    (``CompositeStore``) and maintenance share it without depending on each other.
+    """
+    if isinstance(store, ReportsStorage):
+        return await store.storage_stats()
+    sessions = runs = events = 0
+    cursor: str | None = None
+    while page := await store.list_sessions(limit=COUNT_PAGE, cursor=cursor):
+        for session in page:
+            sessions += 1
+            runs += len(await store.list_runs(session.id))
+            after = 0
+            while batch := await store.get_events(session.id, after=after, limit=COUNT_PAGE):
+                events += len(batch)
+                after = batch[-1].sequence_number or after
+        cursor = page[-1].id
+    return StorageStats(type(store).__name__, sessions, runs, events)

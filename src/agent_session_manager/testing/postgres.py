@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from agent_session_manager.store._urls import hide_password
+from agent_session_manager.store.urls import hide_password
 
 T = TypeVar("T")
 

@@ -13,7 +13,6 @@ from agent_session_manager.core.errors import SessionNotFound, ValidationError
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run
 from agent_session_manager.maintenance import (
-    PrunableStore,
     RetentionPolicy,
     apply_retention,
     clean_orphaned_artifacts,
@@ -97,7 +96,6 @@ async def test_ttl_apply_deletes_exactly_the_report() -> None:
 
 async def test_keep_last_runs_and_max_events_delete_exactly_the_plan() -> None:
     store = InMemorySessionStore()
-    assert isinstance(store, PrunableStore)
     session = await add_session(store, runs=4, streamed=3)  # 1 + 4 * 9 = 37 events
     runs = await store.list_runs(session.id)
     policy = RetentionPolicy(keep_last_runs=2, max_events_per_session=12)
@@ -156,7 +154,7 @@ async def test_unfinished_runs_are_kept() -> None:
 
 async def test_a_store_that_cannot_prune_reports_it_and_keeps_everything() -> None:
     store = UnprunableStore()
-    assert not isinstance(store, PrunableStore)
+    assert not isinstance(store, SessionStore)
     await add_session(store, runs=3)
     before = await all_state(store)
     report = await apply_retention(
@@ -164,7 +162,7 @@ async def test_a_store_that_cannot_prune_reports_it_and_keeps_everything() -> No
     )
     assert len(report.runs) == 2
     assert set(report.not_applied) == {"runs", "events"}
-    assert "PrunableStore" in report.not_applied["runs"]
+    assert "SessionStore.delete_runs" in report.not_applied["runs"]
     assert await all_state(store) == before
 
 

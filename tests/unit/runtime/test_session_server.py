@@ -133,13 +133,15 @@ async def test_cancel_queued_and_running() -> None:
         running = await server.submit_run("a", on_event=on_event)
         queued = await server.submit_run("b")
         await started.wait()  # the adapter is streaming run "a"
-        await server.cancel_run(queued, reason="not needed")
+        cancelled_queued = await server.cancel_run(queued, reason="not needed")
         assert server.status().queued_runs == ()
-        await server.cancel_run(running)
+        cancelled_running = await server.cancel_run(running)
         first, second = await server.await_run(running), await server.await_run(queued)
         assert first.status is RunStatus.CANCELLED
         assert second.status is RunStatus.CANCELLED
-        await server.cancel_run(running)  # finished: a no-op
+        # Like SessionManager.cancel_run: the run in its final state, also when already final.
+        assert (cancelled_running, cancelled_queued) == (first.run, second.run)
+        assert await server.cancel_run(running) == first.run  # finished: a no-op
         events = await manager.store.get_events(server.session_id)
     for run_id in (running, queued):
         terminal = [e.type for e in events if e.run_id == run_id and e.type in TERMINAL_RUN_EVENTS]
@@ -185,7 +187,7 @@ async def test_execute_error_is_raised_by_await_and_the_run_still_ends_failed() 
             await server.await_run(run_id)
         assert info.value.code == "internal_error"
         assert "Run task crashed" in info.value.message
-        assert (await server.execute_run("fine")).ok
+        assert (await server.run("fine")).ok
         run = await manager.store.get_run(run_id)
         events = await manager.store.get_events(server.session_id, run_id=run_id)
     assert run.status is RunStatus.FAILED
@@ -340,3 +342,14 @@ async def test_invalid_options() -> None:
         SessionServer(manager, "ses_x", max_concurrent_runs=0)
     with pytest.raises(InvalidTransition):
         await SessionServer(manager, "ses_x").submit_run("not started")
+
+
+async def test_run_bounds_the_wait_with_wait_timeout_and_the_run_with_run_timeout() -> None:
+    manager = _manager(Scenario().delay(math.inf))
+    async with await SessionServer.open(manager, max_concurrent_runs=2) as server:
+        with pytest.raises(RunTimeout) as info:
+            await server.run("forever", wait_timeout=0.01)
+        assert info.value.code == "wait_timeout"
+        assert len(server.status().in_flight_runs) == 1  # the run keeps going
+        bounded = await server.run("forever", run_timeout=0.01)
+    assert bounded.status is RunStatus.TIMED_OUT

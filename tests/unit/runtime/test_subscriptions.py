@@ -135,7 +135,7 @@ async def test_subscriber_joining_during_a_run_sees_no_gap_and_no_duplicate() ->
 async def test_not_following_ends_after_the_backlog_and_aclose_stops() -> None:
     manager = SessionManager(InMemorySessionStore(), ScriptedAdapter(Scenario().text("hi")))
     async with await SessionServer.open(manager) as server:
-        await server.execute_run("one")
+        await server.run("one")
         backlog = [e async for e in server.subscribe(follow=False)]
         assert backlog == await manager.store.get_events(server.session_id)
         sub = server.subscribe(after=len(backlog))

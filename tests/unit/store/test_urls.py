@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_session_manager.store._urls import hide_password
+from agent_session_manager.store.urls import hide_password
 
 
 @pytest.mark.parametrize(

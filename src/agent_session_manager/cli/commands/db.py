@@ -21,7 +21,7 @@ from agent_session_manager.cli._runtime import (
     open_cli_store,
     run_async,
 )
-from agent_session_manager.store._urls import hide_password
+from agent_session_manager.store.urls import hide_password
 
 app = typer.Typer(
     name="db",

@@ -2,8 +2,8 @@
 
 The report (and the deletion) come from ``agent_session_manager.maintenance.retention``; this
 module only turns options into a policy and the report into lines or JSON. Parts the store
-cannot delete (single runs or events, when it offers no ``PrunableStore`` operations) are
-reported and make the command exit with status 1.
+cannot delete (single runs or events, when it lacks the protocol's ``delete_runs`` and
+``delete_events``) are reported and make the command exit with status 1.
 """
 
 from __future__ import annotations

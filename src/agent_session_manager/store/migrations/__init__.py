@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent_session_manager.core.errors import StorageError
-from agent_session_manager.store._urls import hide_password
+from agent_session_manager.store.urls import hide_password
 
 if TYPE_CHECKING:
     from alembic.config import Config

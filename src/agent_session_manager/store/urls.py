@@ -1,7 +1,12 @@
-"""Store URLs shown to people: the password masked. Imports nothing at import time (the CLI
-imports it on its start-up path)."""
+"""Store URLs shown to people: the password masked.
+
+Public because the CLI, the migrations and the testing kit all print store URLs. Imports nothing
+at import time (the CLI imports it on its start-up path) and knows no backend.
+"""
 
 from __future__ import annotations
+
+__all__ = ["hide_password"]
 
 
 def hide_password(url: str) -> str:
