@@ -646,6 +646,7 @@ class _RunDriver:
         # Appends so far, and the store wait of the watcher (if parked): an append wakes it up
         # and the watcher parks again only once the run has been quiet for a while.
         self._appends = 0
+        self._last_sequence = 0
         self._parked: asyncio.Task[list[Event]] | None = None
 
     # -- public -----------------------------------------------------------------------------
@@ -734,11 +735,11 @@ class _RunDriver:
                 while seen != self._appends:  # wait for a quiet spell
                     seen = self._appends
                     await asyncio.sleep(_QUIET_S)
-                cursor = await store.latest_sequence(self.session_id)
+                # From our own last event on: a terminal one written before we parked counts.
                 parked = self._parked = asyncio.ensure_future(
                     store.wait_for_events(
                         self.session_id,
-                        after=cursor,
+                        after=self._last_sequence,
                         timeout=_WATCH_S,
                         run_id=self.run_id,
                         types=_TERMINAL_TYPES,
@@ -853,6 +854,7 @@ class _RunDriver:
             except Exception:
                 logger.exception("instrumentation failed on an event of run %s", self.run_id)
         self._events.append(stored)
+        self._last_sequence = stored.sequence_number or self._last_sequence
         if self.on_event is not None:
             await invoke_callback(self.on_event, stored)
         return stored

@@ -30,14 +30,13 @@ from agent_session_manager.core.errors import (
     RunNotFound,
     RunTimeout,
     ValidationError,
-    error_event_data,
 )
-from agent_session_manager.core.events import Event, EventType
-from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
+from agent_session_manager.core.events import Event
+from agent_session_manager.core.lifecycle import SessionStatus
 from agent_session_manager.core.models import Run
 from agent_session_manager.core.options import USE_DEFAULT_TIMEOUT, UseDefault
 from agent_session_manager.manager import RunResult, SessionManager
-from agent_session_manager.pipeline import EmitContext, EventCallback
+from agent_session_manager.pipeline import EventCallback
 from agent_session_manager.providers.base import AdapterOptions
 from agent_session_manager.runtime.limiter import ConcurrencyLimiter
 from agent_session_manager.store.follow import follow_events
@@ -512,27 +511,28 @@ class SessionServer:
         except Exception as exc:
             error = _as_error(exc)
             logger.warning("run %s could not execute: %s", entry.run_id, error)
-            await self._fail_stranded(entry.run_id, error)
-            self._complete(entry, error=error)
+            failed = await self._fail_stranded(entry.run_id, error)
+            if failed is not None and _session_not_active(error, self.session_id):
+                # Paused or ended from outside while queued: a run outcome, not a crash.
+                self._complete(entry, result=failed)
+            else:
+                self._complete(entry, error=error)
             return
         self._complete(entry, result=result)
 
-    async def _fail_stranded(self, run_id: str, error: ASMError) -> None:
-        """A run that could not execute (or whose execution crashed) still gets its one
-        terminal status and event: ``failed`` with the cause."""
+    async def _fail_stranded(self, run_id: str, error: ASMError) -> RunResult | None:
+        """A run that could not execute (its session was paused or ended from outside, a
+        preflight check failed, the execution crashed) still gets its one terminal status and
+        event, ``failed`` with the cause; returns that result. A run another manager executes
+        is left alone (``None``)."""
+        if isinstance(error, ConcurrencyError) and error.code == "run_already_active":
+            return None
         try:
-            run = await self.manager.store.get_run(run_id)
-            if run.status.is_terminal:
-                return
-            final = run.transition(RunStatus.FAILED, error=error.to_dict())
-            event = self.manager.pipeline.build(
-                EmitContext(run.session_id, run.id, run.provider),
-                EventType.RUN_FAILED,
-                error_event_data(error),
-            )
-            await self.manager.store.flush(run=final, events=[event])
+            await self.manager.fail_run(run_id, error)
+            return await self._result_from_store(run_id)
         except Exception:
             logger.exception("could not record run %s as failed", run_id)
+            return None
 
     async def _execute(self, entry: _Entry) -> RunResult:
         entry.state = _RUNNING
@@ -674,6 +674,11 @@ class Subscription:
             self._closed = True
             if self._on_close is not None:
                 self._on_close(self)
+
+
+def _session_not_active(error: ASMError, session_id: str) -> bool:
+    """Whether ``execute_run`` refused the run because its session is no longer active."""
+    return isinstance(error, InvalidTransition) and error.details.get("id") == session_id
 
 
 def _as_error(exc: BaseException) -> ASMError:
