@@ -30,7 +30,8 @@ from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.providers._subprocess import CLIProcess, status_error, usage_data
+from agent_session_manager.providers._events import status_error, usage_data
+from agent_session_manager.providers._process import CLIProcess
 from agent_session_manager.providers.base import (
     AdapterOptions,
     PermissionMode,

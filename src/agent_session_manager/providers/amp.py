@@ -27,13 +27,9 @@ from typing import Any
 from agent_session_manager.core.errors import ProviderError, ValidationError, error_event_data
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.providers._subprocess import (
-    MAX_ARG_BYTES,
-    CLIAdapterBase,
-    flag_args,
-    status_error,
-    usage_data,
-)
+from agent_session_manager.providers._cli_adapter import CLIAdapterBase, flag_args
+from agent_session_manager.providers._events import status_error, usage_data
+from agent_session_manager.providers._prestart import MAX_ARG_BYTES
 from agent_session_manager.providers.base import (
     AdapterOptions,
     PermissionMode,

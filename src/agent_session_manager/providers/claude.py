@@ -21,13 +21,12 @@ from agent_session_manager.core.capabilities import CapabilityType
 from agent_session_manager.core.errors import ProviderError, error_event_data
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.providers._prestart import CLAUDE_PERMISSION_FLAGS, claude_argv
-from agent_session_manager.providers._subprocess import (
+from agent_session_manager.providers._cli_adapter import CLIAdapterBase, flag_args
+from agent_session_manager.providers._events import status_error, usage_data
+from agent_session_manager.providers._prestart import (
+    CLAUDE_PERMISSION_FLAGS,
     MAX_ARG_BYTES,
-    CLIAdapterBase,
-    flag_args,
-    status_error,
-    usage_data,
+    claude_argv,
 )
 from agent_session_manager.providers.base import (
     PermissionMode,

@@ -23,7 +23,8 @@ from typing import Any
 from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
-from agent_session_manager.providers._subprocess import CLIProcess, CLIRuns
+from agent_session_manager.providers._cli_adapter import CLIRuns
+from agent_session_manager.providers._process import CLIProcess
 from agent_session_manager.providers.base import PermissionMode, ProviderEvent, RunRequest
 
 __all__ = ["MAX_OUTPUT_CHARS", "ShellAdapter"]

@@ -36,10 +36,10 @@ ADOPT_ONLY = [
     sys.executable,
     "-c",
     "import sys\n"
-    "from agent_session_manager.providers import _subprocess\n"
+    "from agent_session_manager.providers import _process\n"
     "async def refuse(*args, **kwargs):\n"
     "    raise AssertionError('the adapter spawned instead of adopting')\n"
-    "_subprocess.CLIProcess.spawn = refuse\n"
+    "_process.CLIProcess.spawn = refuse\n"
     "from agent_session_manager.cli import main\n"
     "main(sys.argv[1:])",
 ]
