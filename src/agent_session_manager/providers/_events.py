@@ -1,6 +1,6 @@
-"""Helpers that build the canonical events' parts the adapters share: ``token_usage_updated``
-data from a model call's usage, and the ``ProviderError`` for an HTTP status a model API
-answered.
+"""What the adapters share about the events they produce: the names of the custom event types
+more than one adapter emits, ``token_usage_updated`` data from a model call's usage, and the
+``ProviderError`` for an HTTP status a model API answered.
 
 Used by every adapter that parses a model's output (the CLI adapters and ACP). Pure: no I/O, no
 process, no particular provider's wire format.
@@ -14,6 +14,14 @@ from agent_session_manager.core.errors import ProviderError
 
 if TYPE_CHECKING:
     from agent_session_manager.core.usage import TokenUsage
+
+#: Custom (non-canonical) event types the adapters emit; each is listed in docs/providers.md.
+#: A reasoning block's text (Claude, Amp, Codex, ACP agents): data ``{"content": str}``.
+THINKING_RECEIVED = "thinking_received"
+#: An ACP agent's plan: data ``{"entries": [...]}``.
+PLAN_UPDATED = "plan_updated"
+#: How full an ACP agent's context window is (``used``, ``size``), not a token count.
+CONTEXT_USAGE_UPDATED = "context_usage_updated"
 
 
 def status_error(
