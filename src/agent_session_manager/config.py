@@ -20,7 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from agent_session_manager.core.errors import ValidationError
 from agent_session_manager.manager import DEFAULT_RUN_TIMEOUT
-from agent_session_manager.providers.base import PermissionMode
+from agent_session_manager.providers.protocol import PermissionMode
 
 ENV_PREFIX = "ASM_"
 CONFIG_ENV_VAR = "ASM_CONFIG"

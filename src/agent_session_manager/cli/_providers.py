@@ -18,7 +18,7 @@ from agent_session_manager.cli._runtime import UsageError
 
 if TYPE_CHECKING:
     from agent_session_manager.providers._prestart import PrestartedProcess
-    from agent_session_manager.providers.base import (
+    from agent_session_manager.providers.protocol import (
         AdapterOptions,
         PermissionMode,
         ProviderAdapter,
@@ -101,7 +101,7 @@ def acp_adapter(command: str | None) -> ProviderAdapter:
 
 def check_permission_mode(value: str) -> PermissionMode:
     """``accept_edits`` / ``accept-edits`` → ``PermissionMode.ACCEPT_EDITS``, else a usage error."""
-    from agent_session_manager.providers.base import PermissionMode
+    from agent_session_manager.providers.protocol import PermissionMode
 
     try:
         return PermissionMode(value.strip().lower().replace("-", "_"))
@@ -119,7 +119,7 @@ def adapter_options(
     cwd: Path | None,
 ) -> AdapterOptions:
     """``AdapterOptions`` from the ``asm run`` options (usage errors for bad values)."""
-    from agent_session_manager.providers.base import AdapterOptions
+    from agent_session_manager.providers.protocol import AdapterOptions
 
     mode = check_permission_mode(permission_mode)
     try:

@@ -15,7 +15,7 @@ from typing import Any
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._events import THINKING_RECEIVED
-from agent_session_manager.providers.base import ProviderEvent
+from agent_session_manager.providers.protocol import ProviderEvent
 
 #: The tool calls a run started, by call id: the tool's name and input (to name its result).
 ToolCalls = dict[str, tuple[str, dict[str, Any]]]

@@ -6,7 +6,7 @@ is closed or the run is cancelled; it also adopts a CLI prestarted for the run (
 :class:`CLIAdapterBase` holds the binary lookup, the name, extra arguments and the declared
 capabilities of the Claude, Codex and Amp adapters, and :func:`flag_args` turns passthrough
 options into command-line flags. This module knows processes only through ``CLIProcess`` and
-events only as :class:`~.base.ProviderEvent`; it knows no particular CLI's output format and no
+events only as :class:`~.protocol.ProviderEvent`; it knows no particular CLI's output format and no
 session manager or store.
 """
 
@@ -22,7 +22,7 @@ from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError
 from agent_session_manager.providers._prestart import PrestartedProcess, locate_binary
 from agent_session_manager.providers._process import CLINotFound, CLIProcess
-from agent_session_manager.providers.base import ProviderEvent
+from agent_session_manager.providers.protocol import ProviderEvent
 
 logger = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from agent_session_manager.providers._events import (
     usage_data,
 )
 from agent_session_manager.providers._process import CLIProcess
-from agent_session_manager.providers.base import (
+from agent_session_manager.providers.protocol import (
     AdapterOptions,
     PermissionMode,
     ProviderEvent,

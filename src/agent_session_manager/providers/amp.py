@@ -38,7 +38,7 @@ from agent_session_manager.providers._anthropic_stream import (
 from agent_session_manager.providers._cli_adapter import CLIAdapterBase, flag_args
 from agent_session_manager.providers._events import status_error, usage_data
 from agent_session_manager.providers._prestart import MAX_ARG_BYTES
-from agent_session_manager.providers.base import (
+from agent_session_manager.providers.protocol import (
     AdapterOptions,
     PermissionMode,
     ProviderEvent,

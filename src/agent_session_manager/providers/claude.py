@@ -36,7 +36,7 @@ from agent_session_manager.providers._prestart import (
     MAX_ARG_BYTES,
     claude_argv,
 )
-from agent_session_manager.providers.base import (
+from agent_session_manager.providers.protocol import (
     PermissionMode,
     ProviderEvent,
     RunRequest,

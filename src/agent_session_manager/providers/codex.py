@@ -29,7 +29,7 @@ from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._cli_adapter import CLIAdapterBase, flag_args
 from agent_session_manager.providers._events import THINKING_RECEIVED, status_error, usage_data
 from agent_session_manager.providers._prestart import MAX_ARG_BYTES, PrestartedProcess
-from agent_session_manager.providers.base import (
+from agent_session_manager.providers.protocol import (
     PermissionMode,
     ProviderEvent,
     RunRequest,

@@ -25,7 +25,7 @@ from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.providers._cli_adapter import CLIRuns
 from agent_session_manager.providers._process import CLIProcess
-from agent_session_manager.providers.base import PermissionMode, ProviderEvent, RunRequest
+from agent_session_manager.providers.protocol import PermissionMode, ProviderEvent, RunRequest
 
 __all__ = ["MAX_OUTPUT_CHARS", "ShellAdapter"]
 

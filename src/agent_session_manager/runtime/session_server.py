@@ -37,7 +37,7 @@ from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run
 from agent_session_manager.manager import RunResult, SessionManager
 from agent_session_manager.pipeline import EmitContext, EventCallback
-from agent_session_manager.providers.base import AdapterOptions
+from agent_session_manager.providers.protocol import AdapterOptions
 from agent_session_manager.runtime.limiter import ConcurrencyLimiter
 
 logger = logging.getLogger(__name__)

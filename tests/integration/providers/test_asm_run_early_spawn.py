@@ -15,8 +15,8 @@ from typing import Any
 
 from agent_session_manager import InMemorySessionStore, SessionManager
 from agent_session_manager.providers._prestart import prestart
-from agent_session_manager.providers.base import Message, RunRequest
 from agent_session_manager.providers.claude import ClaudeAdapter
+from agent_session_manager.providers.protocol import Message, RunRequest
 from agent_session_manager.testing.cli_env import claude_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, rule, text
 

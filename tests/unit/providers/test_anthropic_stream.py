@@ -19,7 +19,7 @@ from agent_session_manager.providers._events import (
     PLAN_UPDATED,
     THINKING_RECEIVED,
 )
-from agent_session_manager.providers.base import ProviderEvent
+from agent_session_manager.providers.protocol import ProviderEvent
 
 
 def test_a_tool_result_is_named_after_its_tool_use() -> None:
