@@ -87,17 +87,17 @@ if TYPE_CHECKING:
     from agent_session_manager.providers.amp import (
         AmpAdapter,
     )
-    from agent_session_manager.providers.base import (
-        AdapterOptions,
-        ProviderAdapter,
-        ProviderEvent,
-        RunRequest,
-    )
     from agent_session_manager.providers.claude import (
         ClaudeAdapter,
     )
     from agent_session_manager.providers.codex import (
         CodexAdapter,
+    )
+    from agent_session_manager.providers.protocol import (
+        AdapterOptions,
+        ProviderAdapter,
+        ProviderEvent,
+        RunRequest,
     )
     from agent_session_manager.providers.scripted import Scenario, ScriptedAdapter
     from agent_session_manager.providers.shell import (
@@ -195,11 +195,11 @@ _LAZY = {
     "SessionManager": "agent_session_manager.manager",
     "CallbackError": "agent_session_manager.pipeline",
     "EventCallback": "agent_session_manager.pipeline",
-    "AdapterOptions": "agent_session_manager.providers.base",
+    "AdapterOptions": "agent_session_manager.providers.protocol",
     "Message": "agent_session_manager.core.models",
-    "ProviderAdapter": "agent_session_manager.providers.base",
-    "ProviderEvent": "agent_session_manager.providers.base",
-    "RunRequest": "agent_session_manager.providers.base",
+    "ProviderAdapter": "agent_session_manager.providers.protocol",
+    "ProviderEvent": "agent_session_manager.providers.protocol",
+    "RunRequest": "agent_session_manager.providers.protocol",
     "Scenario": "agent_session_manager.providers.scripted",
     "ScriptedAdapter": "agent_session_manager.providers.scripted",
     "InMemorySessionStore": "agent_session_manager.store.memory",

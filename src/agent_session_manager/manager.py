@@ -48,7 +48,7 @@ from agent_session_manager.pipeline import (
     invoke_callback,
     invoke_callbacks,
 )
-from agent_session_manager.providers.base import (
+from agent_session_manager.providers.protocol import (
     AdapterOptions,
     ProviderAdapter,
     ProviderEvent,

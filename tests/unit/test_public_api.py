@@ -111,7 +111,7 @@ UNEXPORTED_ON_PURPOSE = {
     # ``prestarted=`` of the CLI adapters is the CLI's internal hand-off (see test_layers).
     "agent_session_manager.providers._prestart.PrestartedProcess",
     # ``running(run_id)`` of the ACP and shell adapters is a diagnostics hook for tests.
-    "agent_session_manager.providers._subprocess.CLIProcess",
+    "agent_session_manager.providers._process.CLIProcess",
     # ``Scenario.steps`` holds the script's own step values; Scenario's methods build them.
     "agent_session_manager.providers.scripted._Delay",
     "agent_session_manager.providers.scripted._Fail",

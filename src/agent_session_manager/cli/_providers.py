@@ -19,7 +19,7 @@ from agent_session_manager.cli._runtime import UsageError
 if TYPE_CHECKING:
     from agent_session_manager.core.options import PermissionMode
     from agent_session_manager.providers._prestart import PrestartedProcess
-    from agent_session_manager.providers.base import AdapterOptions, ProviderAdapter
+    from agent_session_manager.providers.protocol import AdapterOptions, ProviderAdapter
     from agent_session_manager.providers.scripted import ScriptedAdapter
 
 AVAILABLE_PROVIDERS = ("scripted", "claude", "codex", "amp", "acp", "shell")
@@ -116,7 +116,7 @@ def adapter_options(
     cwd: Path | None,
 ) -> AdapterOptions:
     """``AdapterOptions`` from the ``asm run`` options (usage errors for bad values)."""
-    from agent_session_manager.providers.base import AdapterOptions
+    from agent_session_manager.providers.protocol import AdapterOptions
 
     mode = check_permission_mode(permission_mode)
     try:

@@ -1,7 +1,7 @@
 """The ACP adapter: drives any agent that speaks the Agent Client Protocol over stdio.
 
 Each run starts the agent command (``claude-code-acp``, ``codex-acp``, ``gemini --acp``, ...) in
-its own process group through the shared subprocess module and talks JSON-RPC to it with the
+its own process group through the shared process module and talks JSON-RPC to it with the
 ``agent-client-protocol`` package (imported lazily, only when a run starts): ``initialize``, then
 ``session/new`` (or ``session/load`` with the ACP session id kept as the provider handle, for
 native resume), an optional ``session/set_mode`` for the permission mode, and ``session/prompt``.
@@ -30,8 +30,15 @@ from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.providers._subprocess import CLIProcess, status_error, usage_data
-from agent_session_manager.providers.base import (
+from agent_session_manager.providers._events import (
+    CONTEXT_USAGE_UPDATED,
+    PLAN_UPDATED,
+    THINKING_RECEIVED,
+    status_error,
+    usage_data,
+)
+from agent_session_manager.providers._process import CLIProcess
+from agent_session_manager.providers.protocol import (
     AdapterOptions,
     PermissionMode,
     ProviderEvent,
@@ -188,10 +195,10 @@ class ACPUpdateParser:
             return self._tool(update)
         if kind == "plan":
             entries = update.get("entries")
-            return [ProviderEvent("plan_updated", {"entries": entries or []})]
+            return [ProviderEvent(PLAN_UPDATED, {"entries": entries or []})]
         if kind == "usage_update":
             data = {k: update[k] for k in ("used", "size", "cost") if update.get(k) is not None}
-            return [ProviderEvent("context_usage_updated", data)]
+            return [ProviderEvent(CONTEXT_USAGE_UPDATED, data)]
         return []  # user_message_chunk, available_commands_update, modes, config, session info
 
     def tool_of(self, call_id: str) -> tuple[str | None, str | None]:
@@ -257,7 +264,7 @@ class ACPUpdateParser:
             return []
         content = "".join(self._thought)
         self._thought.clear()
-        return [ProviderEvent("thinking_received", {"content": content})]
+        return [ProviderEvent(THINKING_RECEIVED, {"content": content})]
 
     def _start(self, call: _Call) -> ProviderEvent:
         call.started = True

@@ -2,8 +2,9 @@
 
 Each run is one ``amp -x <prompt> --stream-json`` process (``amp threads continue <thread id> -x
 ...`` continues the thread of an earlier run: native resume with the ``T-...`` thread id as the
-provider handle), spawned through the shared subprocess module. :class:`AmpStreamParser` turns
-its JSON lines into canonical events. The format is "Claude Code-compatible" but thinner: one
+provider handle), spawned through the shared process module. :class:`AmpStreamParser` turns
+its JSON lines into canonical events. The format is "Claude Code-compatible" (content blocks, tool
+results and usage are parsed by :mod:`._anthropic_stream`, as for Claude) but thinner: one
 ``assistant`` line holds every block of one model reply with that call's final usage, Bash tool
 results are a JSON string ``{"output", "exitCode"}``, the ``result`` line carries no usage or
 cost (the run's usage is the sum of its replies), and model errors come back as a ``result`` with
@@ -27,20 +28,22 @@ from typing import Any
 from agent_session_manager.core.errors import ProviderError, ValidationError, error_event_data
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.providers._subprocess import (
-    MAX_ARG_BYTES,
-    CLIAdapterBase,
-    flag_args,
-    status_error,
-    usage_data,
+from agent_session_manager.providers._anthropic_stream import (
+    ToolCalls,
+    anthropic_usage,
+    block_events,
+    result_text,
+    tool_results,
 )
-from agent_session_manager.providers.base import (
+from agent_session_manager.providers._cli_adapter import CLIAdapterBase, flag_args
+from agent_session_manager.providers._events import status_error, usage_data
+from agent_session_manager.providers._prestart import MAX_ARG_BYTES
+from agent_session_manager.providers.protocol import (
     AdapterOptions,
     PermissionMode,
     ProviderEvent,
     RunRequest,
 )
-from agent_session_manager.providers.claude import block_events, claude_usage
 
 __all__ = ["PERMISSION_FLAGS", "AmpAdapter", "AmpStreamParser", "permission_settings"]
 
@@ -64,7 +67,7 @@ class AmpStreamParser:
 
     def __init__(self) -> None:
         self._finished = False
-        self._tools: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._tools: ToolCalls = {}
         self._usage = TokenUsage()
         self._turns = 0
         self._last_text: str | None = None
@@ -108,7 +111,7 @@ class AmpStreamParser:
                 events.append(ProviderEvent(EventType.MESSAGE_RECEIVED, data))
             else:
                 events.extend(block_events(block, self._tools))
-        usage = claude_usage(message.get("usage"))
+        usage = anthropic_usage(message.get("usage"))
         if usage.total_tokens:
             self._usage = self._usage + usage
             data = usage_data(usage, None)
@@ -123,22 +126,10 @@ class AmpStreamParser:
         return events
 
     def _user(self, message: dict[str, Any]) -> list[ProviderEvent]:
-        content = message.get("content")
-        if not isinstance(content, list):
-            return []
         events = []
-        for block in content:
-            if not isinstance(block, dict) or block.get("type") != "tool_result":
-                continue
-            call_id = str(block.get("tool_use_id", ""))
-            name, tool_input = self._tools.get(call_id, ("unknown", {}))
+        for block, data in tool_results(message.get("content"), self._tools):
             output, exit_code = _tool_output(block.get("content"))
-            data: dict[str, Any] = {
-                "tool_call_id": call_id,
-                "tool_name": name,
-                "tool_input": tool_input,
-                "tool_output": output,
-            }
+            data["tool_output"] = output
             if exit_code is not None:
                 data["exit_code"] = exit_code
             if block.get("is_error"):
@@ -172,9 +163,7 @@ class AmpStreamParser:
 def _tool_output(content: Any) -> tuple[Any, int | None]:
     """A tool result's output (Bash's ``{"output", "exitCode"}`` JSON string unpacked)."""
     if isinstance(content, list):
-        content = "\n".join(
-            str(block.get("text", "")) for block in content if isinstance(block, dict)
-        )
+        content = result_text(content)
     if isinstance(content, str) and content.startswith("{"):
         try:
             value = json.loads(content)

@@ -2,12 +2,13 @@
 
 Each run is one ``claude -p --output-format stream-json --verbose --include-partial-messages``
 process (``--resume <session id>`` continues the conversation of an earlier run), spawned through
-the shared subprocess module. :class:`ClaudeStreamParser` turns its JSON lines into canonical
-events, handling the CLI's quirks: one API message split over several ``assistant`` lines (one
-per content block), per-call usage only in the partial ``stream_event`` lines, ``total_cost_usd``
-cumulative across resumes, and API errors reported as ``subtype: "success"`` with
-``is_error: true``. This module knows the ``claude`` command line and its output; it never
-imports ``claude-agent-sdk`` and knows nothing of stores or the session manager.
+the shared process module. :class:`ClaudeStreamParser` turns its JSON lines into canonical events
+(the Anthropic content blocks and usage it shares with Amp through :mod:`._anthropic_stream`),
+handling the CLI's quirks: one API message split over several ``assistant`` lines (one per content
+block), per-call usage only in the partial ``stream_event`` lines, ``total_cost_usd`` cumulative
+across resumes, and API errors reported as ``subtype: "success"`` with ``is_error: true``. This
+module knows the ``claude`` command line and its output; it never imports ``claude-agent-sdk``
+and knows nothing of stores or the session manager.
 """
 
 from __future__ import annotations
@@ -21,15 +22,21 @@ from agent_session_manager.core.capabilities import CapabilityType
 from agent_session_manager.core.errors import ProviderError, error_event_data
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.providers._prestart import CLAUDE_PERMISSION_FLAGS, claude_argv
-from agent_session_manager.providers._subprocess import (
-    MAX_ARG_BYTES,
-    CLIAdapterBase,
-    flag_args,
-    status_error,
-    usage_data,
+from agent_session_manager.providers._anthropic_stream import (
+    ToolCalls,
+    anthropic_usage,
+    block_events,
+    result_text,
+    tool_results,
 )
-from agent_session_manager.providers.base import (
+from agent_session_manager.providers._cli_adapter import CLIAdapterBase, flag_args
+from agent_session_manager.providers._events import status_error, usage_data
+from agent_session_manager.providers._prestart import (
+    CLAUDE_PERMISSION_FLAGS,
+    MAX_ARG_BYTES,
+    claude_argv,
+)
+from agent_session_manager.providers.protocol import (
     PermissionMode,
     ProviderEvent,
     RunRequest,
@@ -42,44 +49,8 @@ PERMISSION_FLAGS: dict[PermissionMode, tuple[str, ...]] = {
     PermissionMode(mode): flags for mode, flags in CLAUDE_PERMISSION_FLAGS.items()
 }
 
-
-def block_events(
-    block: Mapping[str, Any], tools: dict[str, tuple[str, dict[str, Any]]]
-) -> list[ProviderEvent]:
-    """Events for an assistant content block other than text (Claude's and Amp's stream-json
-    share the Anthropic message format): a ``tool_use`` starts a tool call, remembered in
-    ``tools`` by id so its result can be named; a non-empty ``thinking`` block is kept."""
-    kind = block.get("type")
-    if kind == "tool_use":
-        call_id = str(block.get("id", ""))
-        name = str(block.get("name", ""))
-        raw = block.get("input")
-        tool_input = dict(raw) if isinstance(raw, dict) else {}
-        tools[call_id] = (name, tool_input)
-        return [
-            ProviderEvent(
-                EventType.TOOL_CALL_STARTED,
-                {"tool_call_id": call_id, "tool_name": name, "tool_input": tool_input},
-            )
-        ]
-    if kind == "thinking" and block.get("thinking"):
-        return [ProviderEvent("thinking_received", {"content": str(block["thinking"])})]
-    return []
-
-
-def claude_usage(raw: Mapping[str, Any] | None) -> TokenUsage:
-    """An Anthropic ``usage`` object as a :class:`TokenUsage` (input counts cache reads and
-    writes too, as the library's usage does)."""
-    if not raw:
-        return TokenUsage()
-    cache_read = int(raw.get("cache_read_input_tokens") or 0)
-    cache_creation = int(raw.get("cache_creation_input_tokens") or 0)
-    return TokenUsage(
-        input_tokens=int(raw.get("input_tokens") or 0) + cache_read + cache_creation,
-        output_tokens=int(raw.get("output_tokens") or 0),
-        cache_read_tokens=cache_read,
-        cache_creation_tokens=cache_creation,
-    )
+#: An Anthropic ``usage`` object as a ``TokenUsage`` (kept under its first name).
+claude_usage = anthropic_usage
 
 
 class ClaudeStreamParser:
@@ -92,7 +63,7 @@ class ClaudeStreamParser:
     def __init__(self, *, resumed: bool = False) -> None:
         self.resumed = resumed
         self._finished = False
-        self._tools: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._tools: ToolCalls = {}
         self._denied: dict[str, str] = {}
         self._usage_reported = TokenUsage()
         self._call_usage: dict[str, Any] = {}
@@ -157,7 +128,7 @@ class ClaudeStreamParser:
             self._call_stop = (event.get("delta") or {}).get("stop_reason")
             return []
         if kind == "message_stop":
-            usage = claude_usage(self._call_usage)
+            usage = anthropic_usage(self._call_usage)
             self._usage_reported = self._usage_reported + usage
             self._turns += 1
             turn: dict[str, Any] = {"turn": self._turns}
@@ -205,18 +176,10 @@ class ClaudeStreamParser:
             if isinstance(meta, dict)
         }
         events = []
-        for block in content:
-            if not isinstance(block, dict) or block.get("type") != "tool_result":
-                continue
-            call_id = str(block.get("tool_use_id", ""))
-            name, tool_input = self._tools.get(call_id, ("unknown", {}))
-            output = _result_text(block.get("content"))
-            data: dict[str, Any] = {
-                "tool_call_id": call_id,
-                "tool_name": name,
-                "tool_input": tool_input,
-                "tool_output": output,
-            }
+        for block, data in tool_results(content, self._tools):
+            call_id = data["tool_call_id"]
+            output = result_text(block.get("content"))
+            data["tool_output"] = output
             if block.get("is_error"):
                 denied = call_id in self._denied or decisions.get(call_id) == "reject"
                 data["error_message"] = self._denied.get(call_id) or output or "tool failed"
@@ -229,7 +192,7 @@ class ClaudeStreamParser:
     def _result(self, obj: dict[str, Any]) -> list[ProviderEvent]:
         self._finished = True
         events: list[ProviderEvent] = []
-        usage = claude_usage(obj.get("usage"))
+        usage = anthropic_usage(obj.get("usage"))
         # Usage not yet reported per call (no partial messages): report the rest now.
         rest = usage.since(self._usage_reported)
         if rest.total_tokens:
@@ -272,14 +235,6 @@ class ClaudeStreamParser:
                 provider_error=raw,
             )
         return error_event_data(error)
-
-
-def _result_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
-    return "" if content is None else str(content)
 
 
 def _run_cost(obj: Mapping[str, Any], resumed: bool) -> float | None:

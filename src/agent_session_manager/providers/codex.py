@@ -1,6 +1,6 @@
 """The Codex adapter: drives ``codex exec --json`` (and ``codex exec resume <thread id>``).
 
-Each run is one ``codex exec`` process spawned through the shared subprocess module;
+Each run is one ``codex exec`` process spawned through the shared process module;
 :class:`CodexStreamParser` turns its JSON lines (``thread.started``, ``item.*``,
 ``turn.completed`` / ``turn.failed``) into canonical events. Codex reports token usage cumulatively
 for the whole thread, across resumed processes, so the adapter converts it into per-call deltas
@@ -26,15 +26,10 @@ from typing import Any
 from agent_session_manager.core.errors import ProviderError, ValidationError, error_event_data
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.providers._prestart import PrestartedProcess
-from agent_session_manager.providers._subprocess import (
-    MAX_ARG_BYTES,
-    CLIAdapterBase,
-    flag_args,
-    status_error,
-    usage_data,
-)
-from agent_session_manager.providers.base import (
+from agent_session_manager.providers._cli_adapter import CLIAdapterBase, flag_args
+from agent_session_manager.providers._events import THINKING_RECEIVED, status_error, usage_data
+from agent_session_manager.providers._prestart import MAX_ARG_BYTES, PrestartedProcess
+from agent_session_manager.providers.protocol import (
     PermissionMode,
     ProviderEvent,
     RunRequest,
@@ -153,7 +148,7 @@ class CodexStreamParser:
             return [ProviderEvent(EventType.MESSAGE_RECEIVED, message)]
         if kind == "reasoning":
             text = str(item.get("text") or "")
-            return [ProviderEvent("thinking_received", {"content": text})] if text else []
+            return [ProviderEvent(THINKING_RECEIVED, {"content": text})] if text else []
         if kind == "error":
             return [_error_occurred(str(item.get("message") or "codex reported an error"))]
         if kind == "todo_list" or kind is None:

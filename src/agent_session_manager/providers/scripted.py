@@ -18,7 +18,7 @@ from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ASMError, ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
 from agent_session_manager.core.ids import new_id
-from agent_session_manager.providers.base import ProviderEvent, RunRequest
+from agent_session_manager.providers.protocol import ProviderEvent, RunRequest
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 A run executes the command given in ``options.extra["command"]`` (a string for ``/bin/sh -c``, or
 an argv list), or else the run's prompt, through ``/bin/sh -c``, in its own process group via the
-shared subprocess module. The command is reported as one tool call (``tool_call_started`` with
+shared process module. The command is reported as one tool call (``tool_call_started`` with
 ``tool_name: "shell"`` and ``tool_input: {"command": ...}``), stdout streams as
 ``message_streamed`` chunks, and the run ends with ``tool_call_completed``, a ``message_received``
 holding stdout and ``run_completed`` on exit code 0. A non-zero exit (or death by a signal) is a
@@ -23,8 +23,9 @@ from typing import Any
 from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
-from agent_session_manager.providers._subprocess import CLIProcess, CLIRuns
-from agent_session_manager.providers.base import PermissionMode, ProviderEvent, RunRequest
+from agent_session_manager.providers._cli_adapter import CLIRuns
+from agent_session_manager.providers._process import CLIProcess
+from agent_session_manager.providers.protocol import PermissionMode, ProviderEvent, RunRequest
 
 __all__ = ["MAX_OUTPUT_CHARS", "ShellAdapter"]
 

@@ -9,10 +9,10 @@ here reads a store or talks to a provider.
 
 from __future__ import annotations
 
-from agent_session_manager.rendering.base import Renderer
 from agent_session_manager.rendering.compact import CompactRenderer
 from agent_session_manager.rendering.passthrough import PassthroughRenderer
 from agent_session_manager.rendering.pipeline import RenderPipeline, RenderSummary, render_events
+from agent_session_manager.rendering.protocol import Renderer
 from agent_session_manager.rendering.sinks import (
     CallbackSink,
     FileSink,

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass, field
 
 from agent_session_manager.core.events import Event
-from agent_session_manager.rendering.base import Renderer
 from agent_session_manager.rendering.passthrough import PassthroughRenderer
+from agent_session_manager.rendering.protocol import Renderer
 from agent_session_manager.rendering.sinks import Sink
 
 logger = logging.getLogger(__name__)

@@ -37,7 +37,7 @@ from agent_session_manager.core.models import Run
 from agent_session_manager.core.options import USE_DEFAULT_TIMEOUT, UseDefault
 from agent_session_manager.manager import RunResult, SessionManager
 from agent_session_manager.pipeline import EventCallback
-from agent_session_manager.providers.base import AdapterOptions
+from agent_session_manager.providers.protocol import AdapterOptions
 from agent_session_manager.runtime.limiter import ConcurrencyLimiter
 from agent_session_manager.store.follow import follow_events
 

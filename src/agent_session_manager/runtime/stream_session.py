@@ -23,7 +23,7 @@ from agent_session_manager.core.options import USE_DEFAULT_TIMEOUT, UseDefault
 from agent_session_manager.core.redaction import Redactor
 from agent_session_manager.manager import RunResult, SessionManager
 from agent_session_manager.pipeline import EventCallback, invoke_callback
-from agent_session_manager.providers.base import AdapterOptions, ProviderAdapter
+from agent_session_manager.providers.protocol import AdapterOptions, ProviderAdapter
 from agent_session_manager.store.memory import InMemorySessionStore
 from agent_session_manager.store.protocol import SessionStore
 

@@ -333,7 +333,7 @@ async def test_resume_on_an_agent_without_load_session_fails_clearly(
     manager = _manager(adapter)
     session_id = await _new_session(manager)
     run = await manager.start_run(session_id, "hi")
-    from agent_session_manager.providers.base import Message, RunRequest
+    from agent_session_manager.providers.protocol import Message, RunRequest
 
     request = RunRequest(
         run_id=run.id,
@@ -351,7 +351,7 @@ async def test_resume_of_a_session_the_agent_never_saved_goes_on_in_a_new_one(
     setup: Setup, workspace: Path
 ) -> None:
     # E.g. the earlier run was cancelled before the agent wrote its session to disk.
-    from agent_session_manager.providers.base import Message, RunRequest
+    from agent_session_manager.providers.protocol import Message, RunRequest
 
     adapter, options = setup()
     request = RunRequest(

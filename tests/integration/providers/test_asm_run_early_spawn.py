@@ -15,8 +15,8 @@ from typing import Any
 
 from agent_session_manager import InMemorySessionStore, SessionManager
 from agent_session_manager.providers._prestart import prestart
-from agent_session_manager.providers.base import Message, RunRequest
 from agent_session_manager.providers.claude import ClaudeAdapter
+from agent_session_manager.providers.protocol import Message, RunRequest
 from agent_session_manager.testing.cli_env import claude_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, rule, text
 
@@ -36,10 +36,10 @@ ADOPT_ONLY = [
     sys.executable,
     "-c",
     "import sys\n"
-    "from agent_session_manager.providers import _subprocess\n"
+    "from agent_session_manager.providers import _process\n"
     "async def refuse(*args, **kwargs):\n"
     "    raise AssertionError('the adapter spawned instead of adopting')\n"
-    "_subprocess.CLIProcess.spawn = refuse\n"
+    "_process.CLIProcess.spawn = refuse\n"
     "from agent_session_manager.cli import main\n"
     "main(sys.argv[1:])",
 ]

@@ -102,9 +102,9 @@ async def test_missing_binary_is_a_clear_unavailable_error(tmp_path: Path) -> No
 async def test_a_cli_lingering_after_its_result_does_not_hold_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agent_session_manager.providers import _subprocess
+    from agent_session_manager.providers import _cli_adapter
 
-    monkeypatch.setattr(_subprocess, "EXIT_GRACE_S", 0.3)
+    monkeypatch.setattr(_cli_adapter, "EXIT_GRACE_S", 0.3)
     result_line = {"type": "result", "subtype": "success", "is_error": False, "result": "done"}
     # Prints its result, then keeps running with stdout open (like a leftover tool process).
     cli = _fake_cli(tmp_path, [*CLAUDE_LINES, result_line], "import time; time.sleep(60)")

@@ -9,8 +9,8 @@ import pytest
 
 from agent_session_manager.cli._early import claude_plan, parse_run
 from agent_session_manager.cli._providers import adapter_options
-from agent_session_manager.providers.base import Message, RunRequest
 from agent_session_manager.providers.claude import ClaudeAdapter
+from agent_session_manager.providers.protocol import Message, RunRequest
 
 ENV = {"ASM_CLAUDE_PATH": "/opt/claude", "PATH": "/nonexistent"}
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agent_session_manager.core.errors import ValidationError
-from agent_session_manager.providers.base import ProviderEvent, RunRequest
+from agent_session_manager.providers.protocol import ProviderEvent, RunRequest
 from agent_session_manager.providers.scenario_file import (
     default_reply_scenario,
     load_scenario,

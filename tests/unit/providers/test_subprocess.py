@@ -1,4 +1,5 @@
-"""The shared CLI subprocess module: JSON lines, bounded stderr, group kill and reaping."""
+"""The shared CLI process module: JSON lines, bounded stderr, group kill and reaping (and the
+CLI adapters' flag arguments)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import time
 import pytest
 
 from agent_session_manager.core.errors import ProviderError
-from agent_session_manager.providers import _subprocess
-from agent_session_manager.providers._subprocess import CLINotFound, CLIProcess, flag_args
+from agent_session_manager.providers import _process
+from agent_session_manager.providers._cli_adapter import flag_args
+from agent_session_manager.providers._process import CLINotFound, CLIProcess
 
 from ...integration.providers.conftest import group_members, ours, wait_group_gone
 
@@ -39,7 +41,7 @@ async def test_bad_lines_are_protocol_errors(printed: str, fragment: str) -> Non
 
 
 async def test_stderr_tail_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_subprocess, "STDERR_TAIL_BYTES", 1000)
+    monkeypatch.setattr(_process, "STDERR_TAIL_BYTES", 1000)
     code = "import sys; sys.stderr.write('x' * 100000 + 'END'); sys.exit(4)"
     async with await CLIProcess.spawn(_python(code)) as process:
         _ = [line async for line in process.json_lines()]

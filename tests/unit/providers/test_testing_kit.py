@@ -49,7 +49,8 @@ def test_cli_environments_point_only_at_the_fake_server(tmp_path: Path) -> None:
 def test_importing_the_library_loads_no_adapter() -> None:
     code = (
         "import sys, agent_session_manager\n"
-        "bad = [m for m in sys.modules if m.endswith(('.claude', '.codex', '._subprocess'))"
+        "adapters = ('.claude', '.codex', '._process', '._cli_adapter')\n"
+        "bad = [m for m in sys.modules if m.endswith(adapters)"
         " or m.startswith(('aiohttp', 'claude_agent_sdk'))]\n"
         "print(bad)"
     )

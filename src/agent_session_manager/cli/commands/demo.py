@@ -35,7 +35,7 @@ async def _demo(store_url: str | None) -> int:
         demo_scenario,
     )
     from agent_session_manager.cli.commands.run import execute_prompt, exit_code
-    from agent_session_manager.providers.base import AdapterOptions
+    from agent_session_manager.providers.protocol import AdapterOptions
     from agent_session_manager.providers.scripted import ScriptedAdapter
     from agent_session_manager.rendering import CompactRenderer
 

@@ -34,7 +34,7 @@ from agent_session_manager.cli._runtime import (
 
 if TYPE_CHECKING:
     from agent_session_manager.manager import RunResult, SessionManager
-    from agent_session_manager.providers.base import AdapterOptions, ProviderAdapter
+    from agent_session_manager.providers.protocol import AdapterOptions, ProviderAdapter
     from agent_session_manager.store.protocol import SessionStore
 
 

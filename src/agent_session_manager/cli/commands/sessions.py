@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from agent_session_manager.core.lifecycle import SessionStatus
     from agent_session_manager.core.models import Run, Session
-    from agent_session_manager.providers.base import ProviderAdapter
+    from agent_session_manager.providers.protocol import ProviderAdapter
 
 app = typer.Typer(
     name="sessions",

@@ -1,53 +1,37 @@
-"""Telemetry and audit: OpenTelemetry spans and metrics for sessions and runs, and an audit log.
+"""OpenTelemetry spans and metrics for sessions and runs (GenAI semantic conventions).
 
-:class:`SessionManager` reports what happens through the small :class:`Instrumentation` port
-(a session's lifecycle events, and per run: the provider call, each stored event, the end).
-Two implementations live here:
+:class:`Telemetry` implements the :class:`~.protocol.Instrumentation` port through
+``opentelemetry-api`` only. It is on by default and costs next to nothing until the application
+configures an OpenTelemetry SDK: spans are then non-recording, per-event work is skipped entirely,
+and nothing is exported anywhere. ``opentelemetry`` is imported when a :class:`Telemetry` is
+created, never when this module is, so ``import agent_session_manager`` stays light.
 
-* :class:`Telemetry` — spans and metrics following the OpenTelemetry GenAI semantic
-  conventions, through ``opentelemetry-api`` only. It is on by default and costs next to
-  nothing until the application configures an OpenTelemetry SDK: spans are then non-recording,
-  per-event work is skipped entirely, and nothing is exported anywhere.
-  Span tree of a run: ``session <agent>`` (from ``session_created`` to the session's end, when
-  the session was created through this manager) → ``invoke_agent <agent>`` (the run) →
-  ``chat <model>`` (the provider call) → ``execute_tool <tool>`` (each tool call); the run span
-  also parents one ``asm.store.append`` span per stored event (streamed deltas only on request)
-  and one ``asm.store.flush`` span for the final write. Metrics:
-  ``gen_ai.client.token.usage`` (histogram, ``{token}``, by ``gen_ai.token.type``),
-  ``gen_ai.client.operation.duration`` (histogram, seconds, per run) and ``asm.runs``
-  (counter, by ``asm.run.status``).
-* :class:`AuditLog` — one structured record per lifecycle or policy event (session created,
-  started, paused, resumed, completed, failed, cancelled; run started and ended; policy
-  violations; provider switches; errors), sent to the ``agent_session_manager.audit`` logger
-  and/or a callback.
+Span tree of a run: ``session <agent>`` (from ``session_created`` to the session's end, when the
+session was created through this manager) → ``invoke_agent <agent>`` (the run) → ``chat <model>``
+(the provider call) → ``execute_tool <tool>`` (each tool call); the run span also parents one
+``asm.store.append`` span per stored event (streamed deltas only on request) and one
+``asm.store.flush`` span for the final write. Metrics: ``gen_ai.client.token.usage`` (histogram,
+``{token}``, by ``gen_ai.token.type``), ``gen_ai.client.operation.duration`` (histogram, seconds,
+per run) and ``asm.runs`` (counter, by ``asm.run.status``).
 
-Instrumentation must not raise; the manager logs and ignores it if it does. This module knows
-events, runs and sessions; it knows no store backend or provider, and it never configures an
-exporter.
+It knows events, runs and sessions; it knows no store backend or provider, and it never
+configures an exporter.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from agent_session_manager.core.events import (
-    SESSION_LIFECYCLE_EVENTS,
-    TERMINAL_RUN_EVENTS,
-    Event,
-    EventType,
-)
+from agent_session_manager.core.events import Event, EventType
 from agent_session_manager.core.models import Run, Session
+from agent_session_manager.telemetry.protocol import RunObserver
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import Span, TracerProvider
-
-logger = logging.getLogger(__name__)
-audit_logger = logging.getLogger("agent_session_manager.audit")
 
 INSTRUMENTATION_NAME = "agent_session_manager"
 #: Open session spans kept at most; the oldest is ended when more sessions start.
@@ -59,105 +43,6 @@ _SESSION_END = frozenset(
     {EventType.SESSION_COMPLETED, EventType.SESSION_FAILED, EventType.SESSION_CANCELLED}
 )
 
-
-class RunObserver(Protocol):
-    """Per-run hooks. ``wants_events`` false means :meth:`event_stored` is never called (the
-    per-event path stays free)."""
-
-    wants_events: bool
-
-    def provider_call_started(self) -> None: ...
-
-    def provider_call_finished(self, error: BaseException | None) -> None: ...
-
-    def event_stored(self, event: Event, started_ns: int) -> None:
-        """An event of the run was appended; ``started_ns`` is ``time.time_ns()`` before."""
-
-    def run_finished(
-        self,
-        run: Run | None,
-        final_events: Sequence[Event],
-        flush_started_ns: int | None,
-        error: BaseException | None,
-    ) -> None:
-        """The run's final state was written (``run``) or finalization failed (``error``)."""
-
-
-class Instrumentation(Protocol):
-    """What :class:`~agent_session_manager.manager.SessionManager` reports to."""
-
-    def session_event(self, session: Session, event: Event) -> None:
-        """A session lifecycle event was stored (created, started, paused, …)."""
-
-    def start_run(self, run: Run, session: Session, model: str | None) -> RunObserver | None:
-        """A run starts executing; return hooks for it, or ``None`` to hear nothing more."""
-
-
-# -- combination ------------------------------------------------------------------------------
-class _MultiObserver:
-    def __init__(self, observers: list[RunObserver]) -> None:
-        self._observers = observers
-        self._event_observers = [o for o in observers if o.wants_events]
-        self.wants_events = bool(self._event_observers)
-
-    def provider_call_started(self) -> None:
-        for observer in self._observers:
-            observer.provider_call_started()
-
-    def provider_call_finished(self, error: BaseException | None) -> None:
-        for observer in self._observers:
-            observer.provider_call_finished(error)
-
-    def event_stored(self, event: Event, started_ns: int) -> None:
-        for observer in self._event_observers:
-            observer.event_stored(event, started_ns)
-
-    def run_finished(
-        self,
-        run: Run | None,
-        final_events: Sequence[Event],
-        flush_started_ns: int | None,
-        error: BaseException | None,
-    ) -> None:
-        for observer in self._observers:
-            observer.run_finished(run, final_events, flush_started_ns, error)
-
-
-class CompositeInstrumentation:
-    """Several instrumentations as one (each sees everything)."""
-
-    def __init__(self, parts: Iterable[Instrumentation]) -> None:
-        self.parts = list(parts)
-
-    def session_event(self, session: Session, event: Event) -> None:
-        for part in self.parts:
-            part.session_event(session, event)
-
-    def start_run(self, run: Run, session: Session, model: str | None) -> RunObserver | None:
-        observers = [o for p in self.parts if (o := p.start_run(run, session, model)) is not None]
-        if not observers:
-            return None
-        return observers[0] if len(observers) == 1 else _MultiObserver(observers)
-
-
-def resolve_instrumentation(
-    value: Instrumentation | Sequence[Instrumentation] | bool | None,
-) -> Instrumentation | None:
-    """``True`` → the process-wide default :class:`Telemetry` (global providers, created on
-    first use); ``None``/``False`` → none; a sequence → combined."""
-    if value is True:
-        return default_telemetry()
-    if value is None or value is False:
-        return None
-    if isinstance(value, Sequence):
-        parts = list(value)
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else CompositeInstrumentation(parts)
-    return value
-
-
-# -- OpenTelemetry ----------------------------------------------------------------------------
 _default: Telemetry | None = None
 
 
@@ -425,92 +310,6 @@ class _OtelRun:
         owner.duration.record(time.monotonic() - self.started, attributes)
         owner.runs.add(1, {**attributes, "asm.run.status": status})
         span.end()
-
-
-# -- audit ------------------------------------------------------------------------------------
-#: Event types the audit log records.
-AUDIT_EVENT_TYPES = frozenset(
-    {
-        *SESSION_LIFECYCLE_EVENTS,
-        EventType.RUN_STARTED,
-        *TERMINAL_RUN_EVENTS,
-        EventType.POLICY_VIOLATION,
-        EventType.PROVIDER_SWITCHED,
-        EventType.ERROR_OCCURRED,
-    }
-)
-
-AuditCallback = Callable[[dict[str, Any]], None]
-
-
-class AuditLog:
-    """Records lifecycle and policy events as flat dicts.
-
-    Each record: ``action`` (the event type), ``at`` (RFC 3339), ``session_id``, ``run_id``,
-    ``agent_id``, ``provider``, ``sequence_number``, ``event_id`` and ``details`` (the event's
-    data: error codes, reasons, usage — already redacted). Records go to ``callback`` if given,
-    and to the ``agent_session_manager.audit`` logger at INFO (message ``"audit <action>"``,
-    the record in ``extra={"audit": record}``) unless ``use_logger=False``.
-    """
-
-    def __init__(self, callback: AuditCallback | None = None, *, use_logger: bool = True) -> None:
-        self.callback = callback
-        self.use_logger = use_logger
-
-    def record(self, event: Event, agent_id: str | None) -> None:
-        record = {
-            "action": event.type,
-            "at": event.to_dict()["timestamp"],
-            "session_id": event.session_id,
-            "run_id": event.run_id,
-            "agent_id": agent_id,
-            "provider": event.provider,
-            "sequence_number": event.sequence_number,
-            "event_id": event.id,
-            "details": event.data,
-        }
-        if self.use_logger:
-            audit_logger.info("audit %s", event.type, extra={"audit": record})
-        if self.callback is not None:
-            try:
-                self.callback(record)
-            except Exception:
-                logger.exception("audit callback failed on %s", event.type)
-
-    def session_event(self, session: Session, event: Event) -> None:
-        self.record(event, session.agent_id)
-
-    def start_run(self, run: Run, session: Session, model: str | None) -> RunObserver | None:
-        return _AuditRun(self, session.agent_id)
-
-
-class _AuditRun:
-    wants_events = True
-
-    def __init__(self, owner: AuditLog, agent_id: str) -> None:
-        self.owner = owner
-        self.agent_id = agent_id
-
-    def provider_call_started(self) -> None:
-        return None
-
-    def provider_call_finished(self, error: BaseException | None) -> None:
-        return None
-
-    def event_stored(self, event: Event, started_ns: int) -> None:
-        if event.type in AUDIT_EVENT_TYPES:
-            self.owner.record(event, self.agent_id)
-
-    def run_finished(
-        self,
-        run: Run | None,
-        final_events: Sequence[Event],
-        flush_started_ns: int | None,
-        error: BaseException | None,
-    ) -> None:
-        for event in final_events:
-            if event.type in AUDIT_EVENT_TYPES:
-                self.owner.record(event, self.agent_id)
 
 
 def _ns(event: Event) -> int:

@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_session_manager.core.capabilities import Capability
-from agent_session_manager.core.models import Message
+from agent_session_manager.core.models import Message as Message
 from agent_session_manager.core.options import PermissionMode as PermissionMode
 
 

@@ -1,15 +1,15 @@
 """Running an agent CLI as a child process: spawn, read JSON lines, stop the whole process group.
 
-Every CLI-based adapter (Claude Code, Codex, and later Amp, ACP agents and the shell provider)
-goes through :class:`CLIProcess`: the CLI starts in its own session and process group
-(``start_new_session``) so that stopping it also stops every tool process it spawned; stdout is
-read line by line without blocking the event loop and decoded as JSON objects; stderr is drained
-continuously into a bounded tail (kept for error messages, never allowed to fill the pipe);
-:meth:`CLIProcess.close` sends SIGTERM to the group, SIGKILL after a short grace, and reaps the
-child, so no zombie or orphan survives a cancel. A line that is not a JSON object, or output that
-ends before the adapter saw its terminal event, becomes a ``ProviderError``
-(``provider_protocol_error``) naming the cause. This module knows processes and JSON lines; it
-knows nothing of any particular CLI's event format or of the session manager.
+Every CLI-based adapter (Claude Code, Codex, Amp, ACP agents and the shell provider) goes through
+:class:`CLIProcess`: the CLI starts in its own session and process group (``start_new_session``)
+so that stopping it also stops every tool process it spawned; stdout is read line by line without
+blocking the event loop and decoded as JSON objects; stderr is drained continuously into a bounded
+tail (kept for error messages, never allowed to fill the pipe); :meth:`CLIProcess.close` sends
+SIGTERM to the group, SIGKILL after a short grace, and reaps the child, so no zombie or orphan
+survives a cancel. A CLI started early by :mod:`._prestart` is adopted and then treated the same.
+A line that is not a JSON object becomes a ``ProviderError`` (``provider_protocol_error``) naming
+the cause. This module knows processes and JSON lines; it knows no event, no particular CLI's
+output format, no adapter and no session manager.
 """
 
 from __future__ import annotations
@@ -21,26 +21,18 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import orjson
 
-from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError
-from agent_session_manager.providers._prestart import MAX_ARG_BYTES as MAX_ARG_BYTES
-from agent_session_manager.providers._prestart import PrestartedProcess, locate_binary
-from agent_session_manager.providers.base import ProviderEvent
-
-if TYPE_CHECKING:
-    from agent_session_manager.core.usage import TokenUsage
+from agent_session_manager.providers._prestart import PrestartedProcess
 
 logger = logging.getLogger(__name__)
 
 #: Longest stdout line accepted (tool outputs can be large; a longer line is a protocol error).
 MAX_LINE_BYTES = 64 * 1024 * 1024
-#: How long a CLI may keep running after it reported the run's end before it is stopped.
-EXIT_GRACE_S = 10.0
 #: How much of stderr is kept for error messages.
 STDERR_TAIL_BYTES = 16 * 1024
 #: Seconds between SIGTERM and SIGKILL when stopping a CLI.
@@ -409,249 +401,3 @@ class CLIProcess:
                 return
             await asyncio.sleep(0.01)
         logger.warning("process group %d of %s outlived its kill", self.pgid, self.argv[0])
-
-
-class LineParser(Protocol):
-    """Turns one CLI's JSON objects into canonical events (pure: no I/O, no clock)."""
-
-    @property
-    def finished(self) -> bool:
-        """True once the parser has produced the run's terminal event."""
-
-    def feed(self, obj: dict[str, Any]) -> list[ProviderEvent]:
-        """The events for one output object (often none)."""
-
-
-class CLIRuns:
-    """The CLI processes of the runs an adapter is executing, by run id (for ``cancel``).
-
-    ``prestarted`` is a CLI started before its run (see :mod:`._prestart`): the first run whose
-    command line, working directory and environment are exactly its own adopts it instead of
-    spawning; the first run that differs kills it and spawns as usual.
-    """
-
-    def __init__(self, prestarted: PrestartedProcess | None = None) -> None:
-        self._processes: dict[str, CLIProcess] = {}
-        self._cancelled: set[str] = set()
-        self._prestarted = prestarted
-
-    def running(self, run_id: str) -> CLIProcess | None:
-        return self._processes.get(run_id)
-
-    def add(self, run_id: str, process: CLIProcess) -> None:
-        """Track ``process`` as the run's (for :meth:`cancel`) until :meth:`remove`."""
-        self._processes[run_id] = process
-
-    def was_cancelled(self, run_id: str) -> bool:
-        """Whether :meth:`cancel` stopped the run's process (its stream then just ends)."""
-        return run_id in self._cancelled
-
-    async def remove(self, run_id: str, process: CLIProcess) -> None:
-        """The run is over: forget it and stop its process group (idempotent)."""
-        self._processes.pop(run_id, None)
-        self._cancelled.discard(run_id)
-        await process.close()
-
-    async def stream(
-        self,
-        run_id: str,
-        argv: Sequence[str],
-        parser: LineParser,
-        *,
-        cwd: str | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: bytes | None = None,
-    ) -> AsyncGenerator[ProviderEvent, None]:
-        """Run ``argv`` and yield the parser's events. The process group is stopped when the
-        stream ends, is closed, or :meth:`cancel` is called (then the stream just ends)."""
-        process = await self._start(argv, cwd=cwd, env=env, stdin=stdin)
-        self.add(run_id, process)
-        try:
-            try:
-                async for obj in process.json_lines():
-                    for event in parser.feed(obj):
-                        yield event
-                    if parser.finished:
-                        break
-            except ProviderError:
-                if self.was_cancelled(run_id):
-                    return
-                raise
-            if self.was_cancelled(run_id):
-                return
-            if not parser.finished:
-                raise await process.exit_error()
-            # Done: let the CLI finish its own bookkeeping (session files), but a process that
-            # lingers, or a tool that keeps its stdout open, does not hold the run.
-            try:
-                await asyncio.wait_for(process.wait(), EXIT_GRACE_S)
-            except TimeoutError:
-                logger.warning("%s still running %.0f s after its result", argv[0], EXIT_GRACE_S)
-        finally:
-            await self.remove(run_id, process)
-
-    async def _start(
-        self,
-        argv: Sequence[str],
-        *,
-        cwd: str | None,
-        env: Mapping[str, str] | None,
-        stdin: bytes | None,
-    ) -> CLIProcess:
-        prestarted, self._prestarted = self._prestarted, None
-        if prestarted is not None and not prestarted.claimed:
-            same_env = dict(os.environ) if env is None else env
-            if stdin is None and prestarted.matches(argv, cwd, same_env):
-                return await CLIProcess.adopt(prestarted)
-            logger.debug("prestarted %s does not match the run: killed", prestarted.argv[0])
-            await asyncio.to_thread(prestarted.discard)
-        return await CLIProcess.spawn(argv, cwd=cwd, env=env, stdin=stdin)
-
-    async def cancel(self, run_id: str) -> None:
-        """Stop the run's process group (within ~1 s: SIGTERM, then SIGKILL) and reap it."""
-        process = self._processes.get(run_id)
-        if process is None:
-            return
-        self._cancelled.add(run_id)
-        await process.close()
-
-
-def find_binary(
-    explicit: str | None,
-    *,
-    name: str,
-    env_var: str,
-    package: str,
-    env: Mapping[str, str] | None = None,
-) -> str:
-    """The CLI to run: ``explicit``, else ``$env_var`` (from ``env`` over the process
-    environment), else ``name`` on ``PATH``; raises :class:`CLINotFound` (not retryable)."""
-    found = locate_binary(explicit, name=name, env_var=env_var, env=env)
-    if found is None:
-        raise CLINotFound(
-            f"the {name} CLI was not found: install {package}, put it on PATH or set {env_var}",
-            retryable=False,
-        )
-    return found
-
-
-class CLIAdapterBase:
-    """What the CLI adapters share: the binary lookup, the name, extra arguments, the runs in
-    flight (for ``cancel``) and the declared capabilities. Subclasses set the class attributes
-    and implement ``command`` and ``stream``.
-
-    ``prestarted``: the CLI already started for this adapter's next run (``asm run`` starts it
-    before importing the library; see :mod:`agent_session_manager.providers._prestart`). The
-    first run adopts it when its command line, working directory and environment are exactly
-    the prestarted ones, and otherwise kills it and spawns as usual. The caller keeps the
-    duty to :meth:`~._prestart.PrestartedProcess.discard` it in case no run ever starts.
-    """
-
-    cli_name: ClassVar[str]
-    env_var: ClassVar[str]
-    package: ClassVar[str]
-    capability_types: ClassVar[tuple[CapabilityType, ...]] = (
-        CapabilityType.TOOL,
-        CapabilityType.CODE_EXECUTION,
-        CapabilityType.FILE_ACCESS,
-        CapabilityType.RESUME,
-        CapabilityType.CANCEL,
-    )
-
-    def __init__(
-        self,
-        binary: str | None = None,
-        *,
-        name: str | None = None,
-        extra_args: Sequence[str] = (),
-        prestarted: PrestartedProcess | None = None,
-    ) -> None:
-        self._binary = binary
-        self._name = name or self.cli_name
-        self._extra_args = tuple(extra_args)
-        self._runs = CLIRuns(prestarted)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def capabilities(self) -> Sequence[Capability]:
-        return tuple(
-            Capability(name="tools" if t is CapabilityType.TOOL else t.value, type=t)
-            for t in self.capability_types
-        )
-
-    def binary_path(self, env: Mapping[str, str] | None = None) -> str:
-        """The CLI to run (raises ``provider_unavailable`` when there is none)."""
-        return find_binary(
-            self._binary, name=self.cli_name, env_var=self.env_var, package=self.package, env=env
-        )
-
-    async def cancel(self, run_id: str) -> None:
-        await self._runs.cancel(run_id)
-
-
-def status_error(
-    status: int | None,
-    message: str,
-    *,
-    provider_error: dict[str, Any] | None = None,
-    details: dict[str, Any] | None = None,
-) -> ProviderError:
-    """A ``ProviderError`` for an HTTP status the model API answered (code and ``retryable``
-    follow the status: 400 is final, 429/5xx/529 overloaded may succeed later)."""
-    code = _STATUS_CODES.get(status or 0)
-    if code is None:
-        code = "provider_unavailable" if status is not None and status >= 500 else "provider_error"
-    extra = dict(details or {})
-    if status is not None:
-        extra["http_status"] = status
-    return ProviderError(message, code=code, details=extra, provider_error=provider_error)
-
-
-_STATUS_CODES = {
-    400: "provider_error",
-    401: "provider_authentication_failed",
-    403: "provider_authentication_failed",
-    404: "provider_error",
-    408: "provider_timeout",
-    413: "provider_error",
-    422: "provider_error",
-    429: "provider_rate_limited",
-    500: "provider_unavailable",
-    502: "provider_unavailable",
-    503: "provider_overloaded",
-    504: "provider_timeout",
-    529: "provider_overloaded",
-}
-
-
-def usage_data(usage: TokenUsage, model: str | None) -> dict[str, Any]:
-    """``token_usage_updated`` data for one model call's ``usage`` (and ``model``, if any)."""
-    data: dict[str, Any] = {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_read_tokens": usage.cache_read_tokens,
-        "cache_creation_tokens": usage.cache_creation_tokens,
-    }
-    if model:
-        data["model"] = model
-    return data
-
-
-def flag_args(extra: Mapping[str, Any]) -> list[str]:
-    """Passthrough options keyed by a flag (``{"--add-dir": "/x", "--verbose": True}``) as
-    command-line arguments: ``True`` gives the flag alone, a list repeats it; other keys are
-    ignored (adapters read them as named options)."""
-    args: list[str] = []
-    for key, value in extra.items():
-        if not key.startswith("-") or value is None or value is False:
-            continue
-        if value is True:
-            args.append(key)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                args += [key, str(item)]
-        else:
-            args += [key, str(value)]
-    return args
