@@ -35,7 +35,7 @@ from typing import Any
 from agent_session_manager.core.ids import new_run_id
 from agent_session_manager.core.models import Session
 from agent_session_manager.store import sqlite as sqlite_store
-from agent_session_manager.store._sqlcodec import session_events
+from agent_session_manager.store.sql.codec import session_events
 from agent_session_manager.store.sqlite import SQLiteSessionStore
 from benchmarks import store_read
 from benchmarks._util import machine

@@ -35,7 +35,7 @@ from agent_session_manager.core.events import Event
 from agent_session_manager.core.ids import new_run_id
 from agent_session_manager.core.models import Session
 from agent_session_manager.store import sqlite as sqlite_store
-from agent_session_manager.store.migrations import HEAD_REVISION
+from agent_session_manager.store.sql.migrations import HEAD_REVISION
 from agent_session_manager.store.sqlite import SQLiteSessionStore
 from benchmarks._util import machine, now
 from benchmarks.store_append import PAYLOADS, _data, event_json_bytes

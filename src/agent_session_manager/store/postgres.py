@@ -32,7 +32,7 @@ How it works:
   runs it under an advisory lock; Alembic and SQLAlchemy are imported only then); unknown →
   ``StorageError(code="schema_too_new")`` and nothing is changed.
 
-It knows PostgreSQL, the schema in ``store/schema.py`` and the domain values; nothing about
+It knows PostgreSQL, the schema in ``store/sql/schema.py`` and the domain values; nothing about
 providers, orchestration or other backends.
 """
 
@@ -73,7 +73,8 @@ from agent_session_manager.store._idcodec import (
     encode_id,
 )
 from agent_session_manager.store._notify import SessionNotifier, long_poll
-from agent_session_manager.store._sqlcodec import (
+from agent_session_manager.store.protocol import StorageStats
+from agent_session_manager.store.sql.codec import (
     COUNT_COLUMNS,
     EVENT_COLUMNS,
     EVENTS_JOIN,
@@ -87,12 +88,11 @@ from agent_session_manager.store._sqlcodec import (
     session_status,
     to_micros,
 )
-from agent_session_manager.store.migrations import (
+from agent_session_manager.store.sql.migrations import (
     HEAD_REVISION,
     check_known_revision,
     postgres_revision,
 )
-from agent_session_manager.store.protocol import StorageStats
 
 if TYPE_CHECKING:
     from asyncpg.pool import Pool
@@ -101,7 +101,7 @@ logger = logging.getLogger(__name__)
 
 #: The channel every append transaction notifies, with the session id as payload.
 NOTIFY_CHANNEL: Final = "asm_events"
-#: The tables a store's data lives in (``store/schema.py`` and Alembic's version table), which
+#: The tables a store's data lives in (``store/sql/schema.py`` and Alembic's version table), which
 #: ``storage_stats`` sizes; looked up on the connection's ``search_path`` like every query.
 STORE_TABLES: Final = (
     "asm_sessions",
@@ -125,7 +125,7 @@ WRITERS: Final = 2
 MIN_SHARE: Final = 32
 #: Attempts for a batch that lost a race with another writer before its callers see the error.
 _MAX_ATTEMPTS: Final = 8
-#: Column widths of ``store/schema.py`` (PostgreSQL enforces them; the SQLite store does not).
+#: Column widths of ``store/sql/schema.py`` (PostgreSQL enforces them; the SQLite store does not).
 _WIDTHS: Final = {"session_id": 64, "id": 64, "type": 128, "run_id": 64, "provider": 64}
 
 
@@ -382,7 +382,7 @@ async def prepare_schema(dsn: str, *, timeout: float = 30.0) -> tuple[str | None
         await conn.close()
     check_known_revision(before)
     if before != HEAD_REVISION:
-        from agent_session_manager.store.migrations import upgrade_postgres
+        from agent_session_manager.store.sql.migrations import upgrade_postgres
 
         await upgrade_postgres(dsn)
     return before, HEAD_REVISION

@@ -33,7 +33,7 @@ How it works:
   happens (SQLAlchemy and Alembic are not even imported); older or missing → migrate; unknown
   (written by newer code) → ``StorageError(code="schema_too_new")`` and the file is left as is.
 
-It knows SQLite, the schema in ``store/schema.py`` and the domain values; nothing about
+It knows SQLite, the schema in ``store/sql/schema.py`` and the domain values; nothing about
 providers, orchestration or other backends.
 """
 
@@ -85,7 +85,8 @@ from agent_session_manager.store._idcodec import (
     encode_id,
 )
 from agent_session_manager.store._notify import SessionNotifier, long_poll
-from agent_session_manager.store._sqlcodec import (
+from agent_session_manager.store.protocol import StorageStats
+from agent_session_manager.store.sql.codec import (
     COUNT_COLUMNS,
     EVENT_COLUMNS,
     EVENTS_JOIN,
@@ -99,12 +100,11 @@ from agent_session_manager.store._sqlcodec import (
     session_status,
     to_micros,
 )
-from agent_session_manager.store.migrations import (
+from agent_session_manager.store.sql.migrations import (
     HEAD_REVISION,
     check_known_revision,
     single_revision,
 )
-from agent_session_manager.store.protocol import StorageStats
 
 logger = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ def _enable_wal(conn: sqlite3.Connection, path: Path) -> None:
 def _migrate(path: Path) -> None:
     from sqlalchemy import URL
 
-    from agent_session_manager.store.migrations import upgrade_to_head
+    from agent_session_manager.store.sql.migrations import upgrade_to_head
 
     upgrade_to_head(URL.create("sqlite", database=str(path)))
 

@@ -24,10 +24,10 @@ from agent_session_manager.core.lifecycle import RunStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store import postgres as postgres_module
 from agent_session_manager.store.factory import open_store
-from agent_session_manager.store.migrations import HEAD_REVISION, upgrade_to_head
 from agent_session_manager.store.postgres import PostgresSessionStore
 from agent_session_manager.store.protocol import SessionStore
-from agent_session_manager.store.schema import metadata
+from agent_session_manager.store.sql.migrations import HEAD_REVISION, upgrade_to_head
+from agent_session_manager.store.sql.schema import metadata
 from agent_session_manager.testing.postgres import temporary_database
 from agent_session_manager.testing.store_conformance import (
     InjectedFailure,

@@ -26,12 +26,12 @@ from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store import sqlite as sqlite_module
-from agent_session_manager.store.migrations import (
+from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager.store.sql.migrations import (
     HEAD_REVISION,
     alembic_config,
     upgrade_to_head,
 )
-from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.store.sqlite import SQLiteSessionStore
 from agent_session_manager.testing.store_conformance import (
     InjectedFailure,
@@ -142,7 +142,7 @@ def test_migration_creates_exactly_the_declared_schema(tmp_path: Path) -> None:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
-    from agent_session_manager.store.schema import metadata
+    from agent_session_manager.store.sql.schema import metadata
 
     url = f"sqlite:///{tmp_path / 'schema.db'}"
     upgrade_to_head(url)
