@@ -34,9 +34,9 @@ from typing import Any
 
 from agent_session_manager.core.ids import new_run_id
 from agent_session_manager.core.models import Session
-from agent_session_manager.store import sqlite as sqlite_store
 from agent_session_manager.store.sql.codec import session_events
 from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager.store.sqlite import _ops as sqlite_ops
 from benchmarks import store_read
 from benchmarks._util import machine
 from benchmarks.store_append import _append, bench_event
@@ -146,7 +146,7 @@ def sqlite_read(events: int, reads: int, folder: Path = store_read.CACHE) -> dic
     path = store_read._path(folder, events)
     session_id = store_read.build(path, events)
     hand_off = asyncio.run(_hand_off(path, session_id, reads))
-    sql = sqlite_store._SESSION_EVENTS + " ORDER BY e.sequence_number LIMIT ?"
+    sql = sqlite_ops._SESSION_EVENTS + " ORDER BY e.sequence_number LIMIT ?"
     rng = random.Random(7)
     fetch, decode = [], []
     conn = sqlite3.connect(path)

@@ -15,12 +15,12 @@ import pytest
 from agent_session_manager.core.errors import StorageError
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.models import Session
-from agent_session_manager.store import sqlite as sqlite_module
-from agent_session_manager.store._checkpointer import (
+from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager.store.sqlite import _writer as sqlite_writer
+from agent_session_manager.store.sqlite._checkpointer import (
     SAFETY_AUTOCHECKPOINT_PAGES,
     Checkpointer,
 )
-from agent_session_manager.store.sqlite import SQLiteSessionStore
 
 HANG_GUARD_S = 30.0
 
@@ -36,7 +36,7 @@ def _until(condition: Callable[[], bool], what: str) -> None:
 async def test_appends_past_the_threshold_are_checkpointed_in_the_background(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_module, "CHECKPOINT_PAGES", 20)
+    monkeypatch.setattr(sqlite_writer, "CHECKPOINT_PAGES", 20)
     path = tmp_path / "store.db"
     async with await SQLiteSessionStore.open(path) as store:
         sessions = [Session(agent_id="a") for _ in range(5)]
@@ -116,7 +116,7 @@ async def test_a_store_that_fails_to_open_leaves_no_thread_behind(
     def broken(_conn: sqlite3.Connection) -> int:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(sqlite_module, "_data_version", broken)
+    monkeypatch.setattr(sqlite_writer, "_data_version", broken)
     before = set(threading.enumerate())
     with pytest.raises(StorageError, match="disk I/O error") as caught:
         await SQLiteSessionStore.open(tmp_path / "store.db")

@@ -25,7 +25,6 @@ from agent_session_manager.core.errors import SessionNotFound, StorageError, Val
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus
 from agent_session_manager.core.models import Run, Session
-from agent_session_manager.store import sqlite as sqlite_module
 from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.store.sql.migrations import (
     HEAD_REVISION,
@@ -33,6 +32,7 @@ from agent_session_manager.store.sql.migrations import (
     upgrade_to_head,
 )
 from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager.store.sqlite import _ops as sqlite_ops
 from agent_session_manager.testing.store_conformance import (
     InjectedFailure,
     SessionStoreConformance,
@@ -55,13 +55,13 @@ class TestSQLiteConformance(SessionStoreConformance):
     @contextlib.contextmanager
     def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
         # Every write that appends events goes through ``_insert`` on the writer thread.
-        original = sqlite_module._insert
+        original = sqlite_ops._insert
 
         def append_then_fail(*args: Any) -> Any:
             original(*args)
             raise InjectedFailure("injected after the events insert")
 
-        with mock.patch.object(sqlite_module, "_insert", append_then_fail):
+        with mock.patch.object(sqlite_ops, "_insert", append_then_fail):
             yield
 
 

@@ -1,0 +1,492 @@
+"""``SQLiteSessionStore``: the public SQLite store class, the one place its parts meet.
+
+It validates and encodes each call's input on the caller's event loop, queues writes for the
+writer thread (``_writer.py``, running ``_ops.py``), runs reads on the reader threads
+(``_readers.py``) and long-polls through the session notifier. It knows the store port and how
+the parts fit; the SQL of writes, the threads and the file's opening live in the other modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from agent_session_manager.core.errors import (
+    RunNotFound,
+    SessionNotFound,
+    StorageError,
+    ValidationError,
+)
+from agent_session_manager.core.events import Event
+from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
+from agent_session_manager.core.models import Run, Session
+from agent_session_manager.store._common import (
+    check_cursor,
+    check_id,
+    check_ids,
+    check_limit,
+    check_timeout,
+    check_types,
+)
+from agent_session_manager.store._idcodec import RUN_ID_PREFIX, encode_id
+from agent_session_manager.store._notify import SessionNotifier, long_poll
+from agent_session_manager.store.protocol import StorageStats
+from agent_session_manager.store.sql.codec import (
+    COUNT_COLUMNS,
+    run_status,
+    session_events,
+    session_status,
+    to_micros,
+)
+from agent_session_manager.store.sqlite._checkpointer import Checkpointer
+from agent_session_manager.store.sqlite._open import _connect, _prepare
+from agent_session_manager.store.sqlite._ops import (
+    _LAST_SEQUENCE,
+    _SESSION_EVENTS,
+    _append,
+    _closed_error,
+    _delete_events,
+    _delete_runs,
+    _delete_session,
+    _event_row,
+    _EventRow,
+    _Op,
+    _run_row,
+    _save_run,
+    _save_session,
+    _session_row,
+)
+from agent_session_manager.store.sqlite._readers import READERS, _Readers
+from agent_session_manager.store.sqlite._writer import _Recent, _Request, _Writer
+
+T = TypeVar("T")
+
+
+class SQLiteSessionStore:
+    """A :class:`~agent_session_manager.store.protocol.SessionStore` in one SQLite file.
+
+    Open it with ``store = await SQLiteSessionStore.open(path)`` (or ``async with await
+    SQLiteSessionStore.open(path) as store``); close it with :meth:`close`. Several stores (in one
+    process or many) may share a file. Cancelling an append does not undo it if the writer had
+    already taken it; retrying with the same event id is safe because appends are idempotent.
+    """
+
+    def __init__(self, path: Path, writer_conn: sqlite3.Connection) -> None:
+        """Use :meth:`open`, which prepares the file and the connection first."""
+        self._path = path
+        self._notifier = SessionNotifier()
+        self._waiting: dict[str, int] = {}
+        self._closed = False
+        self._closing: asyncio.Future[None] | None = None
+        self._readers = _Readers(path, READERS)
+        self._recent: _Recent = {}
+        self._checkpointer = Checkpointer(lambda: _connect(path), "asm-sqlite-checkpoint")
+        try:
+            self._writer = _Writer(
+                writer_conn,
+                self._notifier,
+                self._waiting,
+                self._recent,
+                self._checkpointer,
+                "asm-sqlite-writer",
+            )
+        except BaseException:  # no thread outlives a store that never opened
+            self._checkpointer.stop()
+            self._readers.stop()
+            raise
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str]) -> Self:
+        """Open (creating it and its parent folders if needed) the store file at ``path``."""
+        # Everything that touches the file (including the writer's first query) runs off-loop.
+        return await asyncio.get_running_loop().run_in_executor(None, cls._create, path)
+
+    @classmethod
+    def _create(cls, path: str | os.PathLike[str]) -> Self:
+        resolved, conn = _prepare(path)
+        try:
+            return cls(resolved, conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StorageError(
+                f"cannot open SQLite store at {resolved}: {exc}",
+                code="storage_connection_failed",
+                details={"path": str(resolved)},
+            ) from exc
+        except BaseException:
+            conn.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Finish queued writes, stop the threads, close connections; waiters return ``[]``."""
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
+            return
+        self._closed = True
+        self._closing = asyncio.get_running_loop().create_future()
+        try:
+            self._writer.stop()
+            await asyncio.to_thread(self._writer.join)
+            await asyncio.to_thread(self._checkpointer.stop)
+            self._notifier.wake_all()
+            await asyncio.to_thread(self._readers.stop)
+        finally:
+            self._closing.set_result(None)
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise _closed_error()
+        if not self._writer.alive:
+            raise self._writer_stopped()
+
+    def _writer_stopped(self) -> StorageError:
+        if self._closed:
+            return _closed_error()
+        error = StorageError("the SQLite writer thread has stopped", code="storage_error")
+        error.__cause__ = self._writer.failure
+        return error
+
+    async def _write(
+        self, op: _Op | None = None, items: list[tuple[Event, _EventRow]] | None = None
+    ) -> Any:
+        self._check_open()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if not self._writer.submit(_Request(future, op, items)):
+            raise self._writer_stopped()
+        return await future
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        if not self._readers.submit(fn, future):
+            raise _closed_error()
+        return await future
+
+    # -- sessions -------------------------------------------------------------------------
+    async def save_session(self, session: Session) -> None:
+        row = _session_row(session)
+        await self._write(lambda conn, _touched: _save_session(conn, row))
+
+    async def get_session(self, session_id: str) -> Session:
+        def query(conn: sqlite3.Connection) -> str | None:
+            found = conn.execute(
+                "SELECT record FROM asm_sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            return None if found is None else str(found[0])
+
+        record = await self._read(query)
+        if record is None:
+            raise SessionNotFound(f"session {session_id} not found", details={"id": session_id})
+        return Session.model_validate_json(record)
+
+    async def list_sessions(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        agent_id: str | None = None,
+        tags: Sequence[str] = (),
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> list[Session]:
+        check_limit(limit)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(str(session_status(status)))
+        if agent_id is not None:
+            clauses.append("agent_id = ?")
+            params.append(_text(agent_id, "agent_id"))
+        if created_after is not None:
+            clauses.append("created_at >= ?")
+            params.append(to_micros(created_after, "created_after"))
+        if created_before is not None:
+            clauses.append("created_at < ?")
+            params.append(to_micros(created_before, "created_before"))
+        if cursor is not None:
+            clauses.append("id < ?")
+            params.append(_text(cursor, "cursor"))
+        for tag in (tags,) if isinstance(tags, str) else dict.fromkeys(tags):
+            clauses.append(
+                "EXISTS (SELECT 1 FROM json_each(asm_sessions.record, '$.tags')"
+                " WHERE json_each.value = ?)"
+            )
+            params.append(_text(tag, "tag"))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT record FROM asm_sessions{where} ORDER BY id DESC LIMIT ?"
+        params.append(-1 if limit is None else limit)
+
+        def query(conn: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in conn.execute(sql, params)]
+
+        return [Session.model_validate_json(record) for record in await self._read(query)]
+
+    async def delete_session(self, session_id: str) -> None:
+        session_id = _text(session_id, "session_id")
+        await self._write(lambda conn, _touched: _delete_session(conn, session_id))
+
+    async def delete_runs(self, run_ids: Sequence[str]) -> int:
+        ids = check_ids(run_ids, "run_ids")
+        if not ids:
+            return 0
+        deleted: int = await self._write(lambda conn, _touched: _delete_runs(conn, ids))
+        return deleted
+
+    async def delete_events(self, session_id: str, event_ids: Sequence[str]) -> int:
+        session_id = check_id(session_id, "session_id")
+        ids = check_ids(event_ids, "event_ids")
+        if not ids:
+            return 0
+        deleted: int = await self._write(
+            lambda conn, _touched: _delete_events(conn, session_id, ids)
+        )
+        return deleted
+
+    # -- runs -----------------------------------------------------------------------------
+    async def save_run(self, run: Run) -> None:
+        row = _run_row(run)
+        await self._write(lambda conn, _touched: _save_run(conn, row))
+
+    async def get_run(self, run_id: str) -> Run:
+        def query(conn: sqlite3.Connection) -> str | None:
+            found = conn.execute("SELECT record FROM asm_runs WHERE id = ?", (run_id,)).fetchone()
+            return None if found is None else str(found[0])
+
+        record = await self._read(query)
+        if record is None:
+            raise RunNotFound(f"run {run_id} not found", details={"id": run_id})
+        return Run.model_validate_json(record)
+
+    async def list_runs(
+        self, session_id: str, *, status: RunStatus | None = None, limit: int | None = None
+    ) -> list[Run]:
+        check_limit(limit)
+        sql = "SELECT record FROM asm_runs WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(str(run_status(status)))
+        sql += " ORDER BY created_at, id LIMIT ?"
+        params.append(-1 if limit is None else limit)
+
+        def query(conn: sqlite3.Connection) -> list[str]:
+            return [row[0] for row in conn.execute(sql, params)]
+
+        return [Run.model_validate_json(record) for record in await self._read(query)]
+
+    # -- events ---------------------------------------------------------------------------
+    async def append_event(self, event: Event) -> Event:
+        stored: list[Event] = await self._write(items=[_event_row(event)])
+        return stored[0]
+
+    async def append_events(self, events: Sequence[Event]) -> list[Event]:
+        items = [_event_row(event) for event in events]
+        if not items:
+            return []
+        result: list[Event] = await self._write(items=items)
+        return result
+
+    async def get_events(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        limit: int | None = None,
+        run_id: str | None = None,
+        types: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Event]:
+        query = self._events_query(
+            session_id,
+            after=after,
+            before=before,
+            limit=limit,
+            run_id=run_id,
+            types=types,
+            since=since,
+            until=until,
+        )
+        return await self._read(query)
+
+    def _events_query(
+        self,
+        session_id: str,
+        *,
+        after: int,
+        before: int | None,
+        limit: int | None,
+        run_id: str | None,
+        types: Sequence[str] | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Callable[[sqlite3.Connection], list[Event]]:
+        """Validate the filters now (on the caller's side) and return the query to run."""
+        check_cursor(after, "after")
+        check_cursor(before, "before")
+        check_limit(limit)
+        type_set = check_types(types)
+        sql = _SESSION_EVENTS
+        params: list[Any] = [session_id, after]
+        if before is not None:
+            sql += " AND e.sequence_number < ?"
+            params.append(before)
+        if run_id is not None:
+            sql += " AND e.run_id = ?"
+            params.append(encode_id(_text(run_id, "run_id"), RUN_ID_PREFIX))
+        if type_set is not None:
+            if not type_set:
+                return lambda _conn: []
+            sql += f" AND e.type IN ({','.join('?' * len(type_set))})"
+            params.extend(sorted(type_set))
+        if since is not None:
+            sql += " AND e.timestamp >= ?"
+            params.append(to_micros(since, "since"))
+        if until is not None:
+            sql += " AND e.timestamp < ?"
+            params.append(to_micros(until, "until"))
+        sql += " ORDER BY e.sequence_number LIMIT ?"
+        params.append(-1 if limit is None else limit)
+
+        def query(conn: sqlite3.Connection) -> list[Event]:
+            # fetchall first: converting while stepping the cursor is ~20 % slower.
+            return session_events(conn.execute(sql, params).fetchall(), session_id)
+
+        return query
+
+    async def latest_sequence(self, session_id: str) -> int:
+        def query(conn: sqlite3.Connection) -> int:
+            found = conn.execute(
+                "SELECT last_sequence FROM asm_session_sequences WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()
+            return 0 if found is None else int(found[0])
+
+        return await self._read(query)
+
+    async def storage_stats(self) -> StorageStats:
+        """Exact counts and the bytes of the pages in use (free pages excluded), read in one
+        statement. Counting walks the tables: 0.17 s for a million events from a cold cache,
+        6 ms warm (measured on the ``store_read`` database)."""
+
+        def query(conn: sqlite3.Connection) -> StorageStats:
+            sessions, runs, events, pages, free, page_size = conn.execute(
+                f"SELECT {COUNT_COLUMNS}, (SELECT page_count FROM pragma_page_count()),"
+                " (SELECT freelist_count FROM pragma_freelist_count()),"
+                " (SELECT page_size FROM pragma_page_size())"
+            ).fetchone()
+            return StorageStats("sqlite", sessions, runs, events, (pages - free) * page_size)
+
+        return await self._read(query)
+
+    async def wait_for_events(
+        self,
+        session_id: str,
+        *,
+        after: int,
+        timeout: float,
+        run_id: str | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        check_timeout(timeout)
+        query = self._events_query(
+            session_id, after=after, before=None, limit=limit, run_id=run_id, types=types
+        )
+        type_set = check_types(types)
+
+        def read_counter_and_events(conn: sqlite3.Connection) -> tuple[int, list[Event]]:
+            # The counter first: every event up to it is visible to the query that follows.
+            found = conn.execute(_LAST_SEQUENCE, (session_id,)).fetchone()
+            return (0 if found is None else int(found[0])), query(conn)
+
+        seen = 0  # the session's counter at the last read
+
+        async def read() -> list[Event]:
+            nonlocal seen
+            seen, found = await self._read(read_counter_and_events)
+            return found
+
+        async def woken() -> list[Event]:
+            # Woken by our own writer's commit of exactly the numbers after what we read: its
+            # events are all there is to see (no thread round trip to read them back).
+            recent = self._recent.get(session_id)
+            if recent is None or recent[0] != seen:
+                return await read()
+            matching = [
+                event
+                for event in recent[1]
+                if (event.sequence_number or 0) > after
+                and (run_id is None or event.run_id == run_id)
+                and (type_set is None or event.type in type_set)
+            ]
+            found = matching[:limit] if limit is not None else matching
+            return found or await read()
+
+        self._add_waiter(session_id)
+        try:
+            return await long_poll(
+                self._notifier, session_id, timeout, read, lambda: self._closed, woken
+            )
+        finally:
+            self._remove_waiter(session_id)
+
+    def _add_waiter(self, session_id: str) -> None:
+        first = not self._waiting
+        self._waiting[session_id] = self._waiting.get(session_id, 0) + 1
+        if first:
+            self._writer.poke()
+
+    def _remove_waiter(self, session_id: str) -> None:
+        left = self._waiting.get(session_id, 0) - 1
+        if left > 0:
+            self._waiting[session_id] = left
+        else:
+            self._waiting.pop(session_id, None)
+            self._recent.pop(session_id, None)
+
+    async def flush(
+        self,
+        *,
+        run: Run | None = None,
+        session: Session | None = None,
+        events: Sequence[Event] = (),
+    ) -> list[Event]:
+        session_row = None if session is None else _session_row(session)
+        run_row = None if run is None else _run_row(run)
+        items = [_event_row(event) for event in events]
+
+        def op(conn: sqlite3.Connection, touched: set[str]) -> list[Event]:
+            if session_row is not None:
+                _save_session(conn, session_row)
+            if run_row is not None:
+                _save_run(conn, run_row)
+            return _append(conn, items, touched)
+
+        result: list[Event] = await self._write(op)
+        return result
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    return value
