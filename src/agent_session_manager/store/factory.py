@@ -109,11 +109,8 @@ async def _open_sqlite(path: str) -> SessionStore:
 async def _open_postgres(url: str) -> SessionStore:
     try:
         from agent_session_manager.store.postgres import PostgresSessionStore
-    except ImportError as exc:  # asyncpg is an optional dependency
-        raise ValidationError(
-            "the PostgreSQL store needs asyncpg: pip install 'agentsessionmanager[postgres]'",
-            details={"missing": str(exc.name)},
-        ) from exc
+    except ImportError as exc:  # asyncpg is an optional dependency; the message says so
+        raise ValidationError(str(exc), details={"missing": str(exc.name)}) from exc
     return await PostgresSessionStore.open(url)
 
 
