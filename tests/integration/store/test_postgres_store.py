@@ -25,7 +25,6 @@ from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store.factory import open_store
 from agent_session_manager.store.postgres import PostgresSessionStore
 from agent_session_manager.store.postgres import _open as postgres_open
-from agent_session_manager.store.postgres import _ops as postgres_ops
 from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.store.sql.migrations import HEAD_REVISION, upgrade_to_head
 from agent_session_manager.store.sql.schema import metadata
@@ -39,29 +38,30 @@ HANG_GUARD_S = 30.0
 
 
 class TestPostgresConformance(SessionStoreConformance):
+    #: Whether the store's ``_after_insert`` test seam fails writes (while the hook is active).
+    failing = False
+
     @pytest.fixture
     def store_url(self, postgres_url: str) -> str:
         return postgres_url
 
     @pytest.fixture
     async def store(self, postgres_url: str) -> AsyncIterator[PostgresSessionStore]:
-        store = await PostgresSessionStore.open(postgres_url)
+        store = await PostgresSessionStore.open(postgres_url, _after_insert=self._inject)
         yield store
         await store.close()
 
-    @contextlib.contextmanager
-    def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
-        original = postgres_ops._insert_events
-
-        async def insert_then_fail(conn: Any, columns: list[list[Any]]) -> None:
-            await original(conn, columns)
+    def _inject(self) -> None:
+        if self.failing:
             raise InjectedFailure("injected after the events insert")
 
-        postgres_ops._insert_events = insert_then_fail
+    @contextlib.contextmanager
+    def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
+        self.failing = True
         try:
             yield
         finally:
-            postgres_ops._insert_events = original
+            self.failing = False
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ import textwrap
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-from unittest import mock
 
 import pytest
 
@@ -32,7 +30,6 @@ from agent_session_manager.store.sql.migrations import (
     upgrade_to_head,
 )
 from agent_session_manager.store.sqlite import SQLiteSessionStore
-from agent_session_manager.store.sqlite import _ops as sqlite_ops
 from agent_session_manager.testing.store_conformance import (
     InjectedFailure,
     SessionStoreConformance,
@@ -42,27 +39,30 @@ HANG_GUARD_S = 30.0
 
 
 class TestSQLiteConformance(SessionStoreConformance):
+    #: Whether the store's ``_after_insert`` test seam fails writes (while the hook is active).
+    failing = False
+
     @pytest.fixture
     def store_url(self, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'store.db'}"
 
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SQLiteSessionStore]:
-        store = await SQLiteSessionStore.open(tmp_path / "store.db")
+        store = await SQLiteSessionStore.open(tmp_path / "store.db", _after_insert=self._inject)
         yield store
         await store.close()
 
-    @contextlib.contextmanager
-    def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
-        # Every write that appends events goes through ``_insert`` on the writer thread.
-        original = sqlite_ops._insert
-
-        def append_then_fail(*args: Any) -> Any:
-            original(*args)
+    def _inject(self) -> None:
+        if self.failing:
             raise InjectedFailure("injected after the events insert")
 
-        with mock.patch.object(sqlite_ops, "_insert", append_then_fail):
+    @contextlib.contextmanager
+    def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
+        self.failing = True
+        try:
             yield
+        finally:
+            self.failing = False
 
 
 @pytest.fixture

@@ -88,8 +88,13 @@ class _Writer:
         notifier: SessionNotifier,
         queue: _WriteQueue,
         index: int,
+        *,
+        after_insert: Callable[[], None] | None = None,
     ) -> None:
         self._dsn = dsn
+        #: A test seam: called inside the transaction after a write inserted events; whatever
+        #: it raises fails that write (``PostgresSessionStore.open``'s ``_after_insert``).
+        self._after_insert = after_insert
         self._conn: asyncpg.Connection | None = conn
         self.pid: int | None = conn.get_server_pid()
         self._notifier = notifier
@@ -235,6 +240,8 @@ class _Writer:
             try:
                 async with conn.transaction():  # a SAVEPOINT
                     outcome.results[index] = await request.op(conn, touched)
+                    if self._after_insert is not None and touched:
+                        self._after_insert()
             except (*_RACES, *_CONNECTION_LOST):
                 raise
             except (ValidationError, asyncpg.PostgresError) as exc:
@@ -248,6 +255,8 @@ class _Writer:
         if appends:
             groups = [batch[i].items or [] for i in appends]
             results = await _append_groups(conn, groups, outcome.touched, look_up=look_up)
+            if self._after_insert is not None and outcome.touched:
+                self._after_insert()  # (a write before that inserted events failed already)
             for index, result in zip(appends, results, strict=True):
                 if isinstance(result, BaseException):
                     outcome.errors[index] = result

@@ -87,14 +87,21 @@ class PostgresSessionStore:
     without knowing whether the write landed; retrying with the same event ids is safe.
     """
 
-    def __init__(self, dsn: str, pool: Pool, writer_conns: Sequence[asyncpg.Connection]) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        pool: Pool,
+        writer_conns: Sequence[asyncpg.Connection],
+        *,
+        _after_insert: Callable[[], None] | None = None,
+    ) -> None:
         """Use :meth:`open`, which checks the schema and opens the connections first."""
         self._dsn = dsn
         self._pool = pool
         self._notifier = SessionNotifier()
         self._queue = _WriteQueue()
         self._writers = [
-            _Writer(dsn, conn, self._notifier, self._queue, index)
+            _Writer(dsn, conn, self._notifier, self._queue, index, after_insert=_after_insert)
             for index, conn in enumerate(writer_conns)
         ]
         self._listener = _Listener(
@@ -114,11 +121,16 @@ class PostgresSessionStore:
         readers: int = READERS,
         writers: int = WRITERS,
         connect_timeout: float = 30.0,
+        _after_insert: Callable[[], None] | None = None,
     ) -> Self:
         """Connect to the database at ``url`` (``postgresql://user:password@host:port/db``),
         migrating its schema to head if it is older. ``readers`` bounds the read pool;
         ``writers`` connections commit batches concurrently (sequences stay gap-free: each
-        batch locks the counters it uses)."""
+        batch locks the counters it uses).
+
+        A test seam, not for applications: ``_after_insert`` is called right after a write
+        inserted events, inside its transaction, and whatever it raises fails that write (the
+        conformance kit's mid-transaction failure)."""
         check_limit(readers, "readers")
         check_limit(writers, "writers")
         dsn = asyncpg_dsn(url)
@@ -142,7 +154,7 @@ class PostgresSessionStore:
             raise StorageError(
                 f"cannot connect to PostgreSQL: {exc}", code="storage_connection_failed"
             ) from exc
-        return cls(dsn, pool, writer_conns)
+        return cls(dsn, pool, writer_conns, _after_insert=_after_insert)
 
     @property
     def write_transactions(self) -> int:

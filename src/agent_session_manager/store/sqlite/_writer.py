@@ -15,6 +15,7 @@ import logging
 import queue
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -68,6 +69,10 @@ class _Signal:
         return self.name
 
 
+#: A test seam: called on the writer thread, inside the transaction, after a write inserted
+#: events; whatever it raises fails that write (``SQLiteSessionStore.open``'s ``_after_insert``).
+_Hook = Callable[[], None]
+
 _STOP: Final = _Signal("STOP")
 _POKE: Final = _Signal("POKE")
 
@@ -83,9 +88,14 @@ class _Writer:
         recent: _Recent,
         checkpointer: Checkpointer,
         name: str,
+        *,
+        checkpoint_pages: int = CHECKPOINT_PAGES,
+        after_insert: _Hook | None = None,
     ) -> None:
         self._conn = conn
         self._checkpointer = checkpointer
+        self._checkpoint_pages = checkpoint_pages
+        self._after_insert = after_insert
         #: Pages dirtied (estimated) since the last checkpoint request.
         self._dirty_pages = 0
         self._recent = recent
@@ -181,16 +191,16 @@ class _Writer:
             return
         try:
             try:
-                outcomes, wake = _write_together(conn, batch)
+                outcomes, wake = _write_together(conn, batch, self._after_insert)
             except Exception:
                 conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
-                outcomes, wake = _write_apart(conn, batch)
+                outcomes, wake = _write_apart(conn, batch, self._after_insert)
             conn.execute("COMMIT")
             self.transactions += 1
             # Appends counted their pages; any other request is taken as a page or two.
             self._dirty_pages += wake.pages + len(batch)
-            if self._dirty_pages >= CHECKPOINT_PAGES:
+            if self._dirty_pages >= self._checkpoint_pages:
                 self._dirty_pages = 0
                 self._checkpointer.request()
         except sqlite3.Error as exc:
@@ -245,9 +255,12 @@ class _Writer:
 _Outcomes = list[tuple[_Request, Any, BaseException | None]]
 
 
-def _write_together(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_Outcomes, _Touched]:
+def _write_together(
+    conn: sqlite3.Connection, batch: list[_Request], after_insert: _Hook | None
+) -> tuple[_Outcomes, _Touched]:
     """Every request of ``batch`` in order, without savepoints; consecutive appends as one.
-    Raises at the first failure (the caller rolls back and uses :func:`_write_apart`)."""
+    Raises at the first failure (the caller rolls back and uses :func:`_write_apart`), and
+    after the inserts when the ``after_insert`` test seam raises."""
     outcomes: _Outcomes = []
     touched = _Touched()
     i = 0
@@ -271,11 +284,16 @@ def _write_together(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_O
             end = start + len(member.items or ())
             outcomes.append((member, stored[start:end], None))
             start = end
+    if after_insert is not None and touched:
+        after_insert()
     return outcomes, touched
 
 
-def _write_apart(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_Outcomes, _Touched]:
-    """Every request of ``batch`` in its own savepoint: a failing one is rolled back alone."""
+def _write_apart(
+    conn: sqlite3.Connection, batch: list[_Request], after_insert: _Hook | None
+) -> tuple[_Outcomes, _Touched]:
+    """Every request of ``batch`` in its own savepoint: a failing one is rolled back alone
+    (as is one that inserted events when the ``after_insert`` test seam raises)."""
     outcomes: _Outcomes = []
     wake = _Touched()
     for request in batch:
@@ -283,6 +301,8 @@ def _write_apart(conn: sqlite3.Connection, batch: list[_Request]) -> tuple[_Outc
         conn.execute("SAVEPOINT asm_request")
         try:
             result = request.run(conn, touched)
+            if after_insert is not None and touched:
+                after_insert()
         except Exception as exc:
             conn.execute("ROLLBACK TO asm_request")
             conn.execute("RELEASE asm_request")

@@ -9,6 +9,7 @@ the parts fit; the SQL of writes, the threads and the file's opening live in the
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -43,7 +44,7 @@ from agent_session_manager.store.sql.codec import (
     session_status,
     to_micros,
 )
-from agent_session_manager.store.sqlite._checkpointer import Checkpointer
+from agent_session_manager.store.sqlite._checkpointer import CHECKPOINT_PAGES, Checkpointer
 from agent_session_manager.store.sqlite._open import _connect, _prepare
 from agent_session_manager.store.sqlite._ops import (
     _LAST_SEQUENCE,
@@ -76,7 +77,14 @@ class SQLiteSessionStore:
     already taken it; retrying with the same event id is safe because appends are idempotent.
     """
 
-    def __init__(self, path: Path, writer_conn: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        path: Path,
+        writer_conn: sqlite3.Connection,
+        *,
+        checkpoint_pages: int = CHECKPOINT_PAGES,
+        _after_insert: Callable[[], None] | None = None,
+    ) -> None:
         """Use :meth:`open`, which prepares the file and the connection first."""
         self._path = path
         self._notifier = SessionNotifier()
@@ -94,6 +102,8 @@ class SQLiteSessionStore:
                 self._recent,
                 self._checkpointer,
                 "asm-sqlite-writer",
+                checkpoint_pages=checkpoint_pages,
+                after_insert=_after_insert,
             )
         except BaseException:  # no thread outlives a store that never opened
             self._checkpointer.stop()
@@ -101,16 +111,39 @@ class SQLiteSessionStore:
             raise
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str]) -> Self:
-        """Open (creating it and its parent folders if needed) the store file at ``path``."""
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        checkpoint_pages: int = CHECKPOINT_PAGES,
+        _after_insert: Callable[[], None] | None = None,
+    ) -> Self:
+        """Open (creating it and its parent folders if needed) the store file at ``path``.
+
+        Test seams, not for applications: ``checkpoint_pages`` is how many dirtied pages ask
+        for a WAL checkpoint (a test makes it small to see one); ``_after_insert`` is called on
+        the writer thread right after a write inserted events, inside its transaction, and
+        whatever it raises fails that write (the conformance kit's mid-transaction failure).
+        """
         # Everything that touches the file (including the writer's first query) runs off-loop.
-        return await asyncio.get_running_loop().run_in_executor(None, cls._create, path)
+        create = functools.partial(
+            cls._create, path, checkpoint_pages=checkpoint_pages, _after_insert=_after_insert
+        )
+        return await asyncio.get_running_loop().run_in_executor(None, create)
 
     @classmethod
-    def _create(cls, path: str | os.PathLike[str]) -> Self:
+    def _create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        checkpoint_pages: int,
+        _after_insert: Callable[[], None] | None,
+    ) -> Self:
         resolved, conn = _prepare(path)
         try:
-            return cls(resolved, conn)
+            return cls(
+                resolved, conn, checkpoint_pages=checkpoint_pages, _after_insert=_after_insert
+            )
         except sqlite3.Error as exc:
             conn.close()
             raise StorageError(
