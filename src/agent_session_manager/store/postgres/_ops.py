@@ -16,16 +16,18 @@ import asyncpg
 
 from agent_session_manager.core.errors import StorageError, ValidationError
 from agent_session_manager.core.events import Event
-from agent_session_manager.store._common import check_run, check_session
 from agent_session_manager.store.sql.codec import (
     EVENT_COLUMNS,
     EVENTS_JOIN,
-    SESSION_EVENT_COLUMNS,
     EventRow,
-    dump_record,
     event_from_row,
     event_row,
-    to_micros,
+)
+from agent_session_manager.store.sql.filters import (
+    Dialect,
+    RunRow,
+    SessionRow,
+    session_events_sql,
 )
 
 #: The channel every append transaction notifies, with the session id as payload.
@@ -34,13 +36,6 @@ NOTIFY_CHANNEL: Final = "asm_events"
 _WIDTHS: Final = {"session_id": 64, "id": 64, "type": 128, "run_id": 64, "provider": 64}
 
 
-# One session's events ($1 its id, $2 the cursor), rows for ``session_events``: the key looked
-# up once.
-_SESSION_EVENTS: Final = (
-    f"SELECT {SESSION_EVENT_COLUMNS} FROM asm_events AS e"
-    " WHERE e.session_key = (SELECT session_key FROM asm_session_sequences"
-    " WHERE session_id = $1) AND e.sequence_number > $2"
-)
 _LOCK_COUNTERS: Final = (
     "SELECT session_id FROM asm_session_sequences WHERE session_id = ANY($1::text[])"
     " ORDER BY session_id FOR UPDATE"
@@ -169,8 +164,6 @@ _CONNECTION_LOST: Final = (
 )
 
 _Item = tuple[Event, EventRow]
-_SessionRow = tuple[str, str, str, int, int, str]
-_RunRow = tuple[str, str, str, int, str]
 
 
 def _text(value: object, what: str, width: int | None = None) -> str:
@@ -181,6 +174,19 @@ def _text(value: object, what: str, width: int | None = None) -> str:
     if "\x00" in value:
         raise ValidationError(f"{what} must not contain NUL characters")
     return value
+
+
+#: PostgreSQL's spelling of the queries both SQL stores filter alike (``store/sql/filters.py``).
+POSTGRES: Final = Dialect(
+    placeholder=lambda n: f"${n}",
+    any_of=lambda column, values, bind: f"{column} = ANY({bind(list(values))}::text[])",
+    tag_filter="(record::jsonb -> 'tags') @> jsonb_build_array({}::text)",
+    id_order='id COLLATE "C"',
+    unlimited=None,
+    text=_text,
+)
+# One session's events ($1 its id, $2 the cursor), rows for ``session_events``.
+_SESSION_EVENTS: Final = session_events_sql(POSTGRES)
 
 
 def _event_item(event: object) -> _Item:
@@ -195,29 +201,6 @@ def _event_item(event: object) -> _Item:
     _text(checked.id, "event id", _WIDTHS["id"])
     _text(checked.type, "event type", _WIDTHS["type"])
     return item
-
-
-def _session_row(session: object) -> _SessionRow:
-    session = check_session(session)
-    return (
-        _text(session.id, "session id", 64),
-        _text(session.agent_id, "session agent_id", 255),
-        str(session.status),
-        to_micros(session.created_at, "session created_at"),
-        to_micros(session.updated_at, "session updated_at"),
-        _text(dump_record(session), "session record"),
-    )
-
-
-def _run_row(run: object) -> _RunRow:
-    run = check_run(run)
-    return (
-        _text(run.id, "run id", 64),
-        _text(run.session_id, "run session_id", 64),
-        str(run.status),
-        to_micros(run.created_at, "run created_at"),
-        _text(dump_record(run), "run record"),
-    )
 
 
 def _storage_error(exc: BaseException, doing: str) -> StorageError:
@@ -346,12 +329,12 @@ async def _require_session(conn: asyncpg.Connection, session_id: str, why: str) 
         raise ValidationError(f"{why}: unknown session {session_id}", details={"id": session_id})
 
 
-async def _save_session(conn: asyncpg.Connection, row: _SessionRow) -> None:
+async def _save_session(conn: asyncpg.Connection, row: SessionRow) -> None:
     await conn.execute(_UPSERT_SESSION, *row)
     await conn.execute(_INIT_SEQUENCE, row[0])
 
 
-async def _save_run(conn: asyncpg.Connection, row: _RunRow) -> None:
+async def _save_run(conn: asyncpg.Connection, row: RunRow) -> None:
     await _require_session(conn, row[1], f"cannot save run {row[0]}")
     await conn.execute(_UPSERT_RUN, *row)
 

@@ -21,12 +21,10 @@ from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store._common import (
-    check_cursor,
     check_id,
     check_ids,
     check_limit,
     check_timeout,
-    check_types,
 )
 from agent_session_manager.store._idcodec import EVENT_ID_PREFIX, RUN_ID_PREFIX, encode_id
 from agent_session_manager.store._notify import SessionNotifier, long_poll
@@ -41,24 +39,27 @@ from agent_session_manager.store.postgres._ops import (
     _DELETE_EVENTS,
     _DELETE_RUNS,
     _SESSION_EVENTS,
+    POSTGRES,
     _append_or_raise,
     _closed_error,
     _delete_session,
     _event_item,
-    _run_row,
     _save_run,
     _save_session,
-    _session_row,
     _text,
 )
 from agent_session_manager.store.postgres._writer import WRITERS, _Request, _WriteQueue, _Writer
 from agent_session_manager.store.protocol import StorageStats
 from agent_session_manager.store.sql.codec import (
     COUNT_COLUMNS,
-    run_status,
     session_events,
-    session_status,
-    to_micros,
+)
+from agent_session_manager.store.sql.filters import (
+    event_filters,
+    run_filters,
+    run_row,
+    session_filters,
+    session_row,
 )
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ class PostgresSessionStore:
 
     # -- sessions -------------------------------------------------------------------------
     async def save_session(self, session: Session) -> None:
-        row = _session_row(session)
+        row = session_row(POSTGRES, session)
 
         async def op(conn: asyncpg.Connection, _touched: set[str]) -> None:
             await _save_session(conn, row)
@@ -238,31 +239,16 @@ class PostgresSessionStore:
         limit: int = 50,
         cursor: str | None = None,
     ) -> list[Session]:
-        check_limit(limit)
-        clauses: list[str] = []
-        params: list[Any] = []
-
-        def bind(value: Any) -> str:
-            params.append(value)
-            return f"${len(params)}"
-
-        if status is not None:
-            clauses.append(f"status = {bind(str(session_status(status)))}")
-        if agent_id is not None:
-            clauses.append(f"agent_id = {bind(_text(agent_id, 'agent_id'))}")
-        if created_after is not None:
-            clauses.append(f"created_at >= {bind(to_micros(created_after, 'created_after'))}")
-        if created_before is not None:
-            clauses.append(f"created_at < {bind(to_micros(created_before, 'created_before'))}")
-        if cursor is not None:
-            clauses.append(f'id COLLATE "C" < {bind(_text(cursor, "cursor"))}')
-        for tag in (tags,) if isinstance(tags, str) else dict.fromkeys(tags):
-            clauses.append(
-                f"(record::jsonb -> 'tags') @> jsonb_build_array({bind(_text(tag, 'tag'))}::text)"
-            )
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        limit_sql = "" if limit is None else f" LIMIT {bind(limit)}"
-        sql = f'SELECT record FROM asm_sessions{where} ORDER BY id COLLATE "C" DESC{limit_sql}'
+        sql, params = session_filters(
+            POSTGRES,
+            status=status,
+            agent_id=agent_id,
+            tags=tags,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            cursor=cursor,
+        )
         return [Session.model_validate_json(r[0]) for r in await self._fetch(sql, *params)]
 
     async def delete_session(self, session_id: str) -> None:
@@ -302,7 +288,7 @@ class PostgresSessionStore:
 
     # -- runs -----------------------------------------------------------------------------
     async def save_run(self, run: Run) -> None:
-        row = _run_row(run)
+        row = run_row(POSTGRES, run)
 
         async def op(conn: asyncpg.Connection, _touched: set[str]) -> None:
             await _save_run(conn, row)
@@ -318,16 +304,9 @@ class PostgresSessionStore:
     async def list_runs(
         self, session_id: str, *, status: RunStatus | None = None, limit: int | None = None
     ) -> list[Run]:
-        check_limit(limit)
-        sql = "SELECT record FROM asm_runs WHERE session_id = $1"
-        params: list[Any] = [_text(session_id, "session_id")]
-        if status is not None:
-            params.append(str(run_status(status)))
-            sql += f" AND status = ${len(params)}"
-        sql += ' ORDER BY created_at, id COLLATE "C"'
-        if limit is not None:
-            params.append(limit)
-            sql += f" LIMIT ${len(params)}"
+        sql, params = run_filters(
+            POSTGRES, _text(session_id, "session_id"), status=status, limit=limit
+        )
         return [Run.model_validate_json(r[0]) for r in await self._fetch(sql, *params)]
 
     # -- events ---------------------------------------------------------------------------
@@ -380,37 +359,25 @@ class PostgresSessionStore:
         until: datetime | None = None,
     ) -> Callable[[], Awaitable[list[Event]]]:
         """Validate the filters now (on the caller's side) and return the query to run."""
-        check_cursor(after, "after")
-        check_cursor(before, "before")
-        check_limit(limit)
-        type_set = check_types(types)
-        params: list[Any] = [_text(session_id, "session_id"), after]
-        sql = _SESSION_EVENTS
-        if before is not None:
-            params.append(before)
-            sql += f" AND e.sequence_number < ${len(params)}"
-        if run_id is not None:
-            params.append(encode_id(_text(run_id, "run_id"), RUN_ID_PREFIX))
-            sql += f" AND e.run_id = ${len(params)}"
-        if type_set is not None:
-            if not type_set:
+        found = event_filters(
+            POSTGRES,
+            _SESSION_EVENTS,
+            _text(session_id, "session_id"),
+            after=after,
+            before=before,
+            limit=limit,
+            run_id=run_id,
+            types=types,
+            since=since,
+            until=until,
+        )
+        if found is None:
 
-                async def nothing() -> list[Event]:
-                    return []
+            async def nothing() -> list[Event]:
+                return []
 
-                return nothing
-            params.append(sorted(type_set))
-            sql += f" AND e.type = ANY(${len(params)}::text[])"
-        if since is not None:
-            params.append(to_micros(since, "since"))
-            sql += f" AND e.timestamp >= ${len(params)}"
-        if until is not None:
-            params.append(to_micros(until, "until"))
-            sql += f" AND e.timestamp < ${len(params)}"
-        sql += " ORDER BY e.sequence_number"
-        if limit is not None:
-            params.append(limit)
-            sql += f" LIMIT ${len(params)}"
+            return nothing
+        sql, params = found
 
         async def query() -> list[Event]:
             return session_events(await self._fetch(sql, *params), session_id)
@@ -472,15 +439,15 @@ class PostgresSessionStore:
         session: Session | None = None,
         events: Sequence[Event] = (),
     ) -> list[Event]:
-        session_row = None if session is None else _session_row(session)
-        run_row = None if run is None else _run_row(run)
+        session_record = None if session is None else session_row(POSTGRES, session)
+        run_record = None if run is None else run_row(POSTGRES, run)
         items = [_event_item(event) for event in events]
 
         async def op(conn: asyncpg.Connection, touched: set[str]) -> list[Event]:
-            if session_row is not None:
-                await _save_session(conn, session_row)
-            if run_row is not None:
-                await _save_run(conn, run_row)
+            if session_record is not None:
+                await _save_session(conn, session_record)
+            if run_record is not None:
+                await _save_run(conn, run_record)
             return await _append_or_raise(conn, items, touched)
 
         result: list[Event] = await self._write(_Request(self._new_future(), op=op))

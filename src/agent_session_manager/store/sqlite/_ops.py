@@ -16,17 +16,19 @@ import orjson
 
 from agent_session_manager.core.errors import StorageError, ValidationError
 from agent_session_manager.core.events import Event
-from agent_session_manager.store._common import check_run, check_session
 from agent_session_manager.store._idcodec import EVENT_ID_PREFIX, RUN_ID_PREFIX, encode_id
 from agent_session_manager.store.sql.codec import (
     EVENT_COLUMNS,
     EVENTS_JOIN,
-    SESSION_EVENT_COLUMNS,
     EventRow,
-    dump_record,
     event_from_row,
     event_row,
-    to_micros,
+)
+from agent_session_manager.store.sql.filters import (
+    Dialect,
+    RunRow,
+    SessionRow,
+    session_events_sql,
 )
 
 #: SQLite's default page size (the store keeps it), for the checkpoint's page estimate.
@@ -35,14 +37,26 @@ _PAGE_BYTES: Final = 4096
 _IN_CHUNK: Final = 500
 
 
-# One session's events (parameters: session id, cursor), rows for ``session_events``. The key
-# is looked up once, so the primary key gives the order (a join made SQLite scan the counters and
-# sort: +60 us a read).
-_SESSION_EVENTS: Final = (
-    f"SELECT {SESSION_EVENT_COLUMNS} FROM asm_events AS e"
-    " WHERE e.session_key = (SELECT session_key FROM asm_session_sequences WHERE session_id = ?)"
-    " AND e.sequence_number > ?"
+def _text(value: object, what: str, _width: int | None = None) -> str:
+    """A text value's check: a string (SQLite stores any width and NUL characters)."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    return value
+
+
+#: SQLite's spelling of the queries both SQL stores filter alike (``store/sql/filters.py``).
+SQLITE: Final = Dialect(
+    placeholder=lambda _n: "?",
+    any_of=lambda column, values, bind: f"{column} IN ({','.join(bind(v) for v in values)})",
+    tag_filter=(
+        "EXISTS (SELECT 1 FROM json_each(asm_sessions.record, '$.tags') WHERE json_each.value = {})"
+    ),
+    id_order="id",
+    unlimited=-1,
+    text=_text,
 )
+# One session's events (parameters: session id, cursor), rows for ``session_events``.
+_SESSION_EVENTS: Final = session_events_sql(SQLITE)
 _SESSION_KEY: Final = "(SELECT session_key FROM asm_session_sequences WHERE session_id = ?)"
 # A stored id is skipped, not an error: ``_append_new`` counts the rows inserted instead of
 # looking the ids up first. (A clash of (session key, number) still fails.)
@@ -79,35 +93,10 @@ _UPSERT_RUN: Final = (
 )
 
 _EventRow = EventRow
-_SessionRow = tuple[str, str, str, int, int, str]
-_RunRow = tuple[str, str, str, int, str]
 _Op = Callable[[sqlite3.Connection, set[str]], Any]
 
 
 _event_row = event_row
-
-
-def _session_row(session: object) -> _SessionRow:
-    session = check_session(session)
-    return (
-        session.id,
-        session.agent_id,
-        str(session.status),
-        to_micros(session.created_at, "session created_at"),
-        to_micros(session.updated_at, "session updated_at"),
-        dump_record(session),
-    )
-
-
-def _run_row(run: object) -> _RunRow:
-    run = check_run(run)
-    return (
-        run.id,
-        run.session_id,
-        str(run.status),
-        to_micros(run.created_at, "run created_at"),
-        dump_record(run),
-    )
 
 
 def _storage_error(exc: sqlite3.Error, doing: str) -> StorageError:
@@ -264,12 +253,12 @@ def _require_session(conn: sqlite3.Connection, session_id: str, why: str) -> Non
         raise ValidationError(f"{why}: unknown session {session_id}", details={"id": session_id})
 
 
-def _save_session(conn: sqlite3.Connection, row: _SessionRow) -> None:
+def _save_session(conn: sqlite3.Connection, row: SessionRow) -> None:
     conn.execute(_UPSERT_SESSION, row)
     conn.execute(_INIT_SEQUENCE, (row[0],))
 
 
-def _save_run(conn: sqlite3.Connection, row: _RunRow) -> None:
+def _save_run(conn: sqlite3.Connection, row: RunRow) -> None:
     _require_session(conn, row[1], f"cannot save run {row[0]}")
     conn.execute(_UPSERT_RUN, row)
 

@@ -21,34 +21,35 @@ from agent_session_manager.core.errors import (
     RunNotFound,
     SessionNotFound,
     StorageError,
-    ValidationError,
 )
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store._common import (
-    check_cursor,
     check_id,
     check_ids,
-    check_limit,
     check_timeout,
     check_types,
 )
-from agent_session_manager.store._idcodec import RUN_ID_PREFIX, encode_id
 from agent_session_manager.store._notify import SessionNotifier, long_poll
 from agent_session_manager.store.protocol import StorageStats
 from agent_session_manager.store.sql.codec import (
     COUNT_COLUMNS,
-    run_status,
     session_events,
-    session_status,
-    to_micros,
+)
+from agent_session_manager.store.sql.filters import (
+    event_filters,
+    run_filters,
+    run_row,
+    session_filters,
+    session_row,
 )
 from agent_session_manager.store.sqlite._checkpointer import CHECKPOINT_PAGES, Checkpointer
 from agent_session_manager.store.sqlite._open import _connect, _prepare
 from agent_session_manager.store.sqlite._ops import (
     _LAST_SEQUENCE,
     _SESSION_EVENTS,
+    SQLITE,
     _append,
     _closed_error,
     _delete_events,
@@ -57,10 +58,9 @@ from agent_session_manager.store.sqlite._ops import (
     _event_row,
     _EventRow,
     _Op,
-    _run_row,
     _save_run,
     _save_session,
-    _session_row,
+    _text,
 )
 from agent_session_manager.store.sqlite._readers import READERS, _Readers
 from agent_session_manager.store.sqlite._writer import _Recent, _Request, _Writer
@@ -213,7 +213,7 @@ class SQLiteSessionStore:
 
     # -- sessions -------------------------------------------------------------------------
     async def save_session(self, session: Session) -> None:
-        row = _session_row(session)
+        row = session_row(SQLITE, session)
         await self._write(lambda conn, _touched: _save_session(conn, row))
 
     async def get_session(self, session_id: str) -> Session:
@@ -239,33 +239,16 @@ class SQLiteSessionStore:
         limit: int = 50,
         cursor: str | None = None,
     ) -> list[Session]:
-        check_limit(limit)
-        clauses: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(str(session_status(status)))
-        if agent_id is not None:
-            clauses.append("agent_id = ?")
-            params.append(_text(agent_id, "agent_id"))
-        if created_after is not None:
-            clauses.append("created_at >= ?")
-            params.append(to_micros(created_after, "created_after"))
-        if created_before is not None:
-            clauses.append("created_at < ?")
-            params.append(to_micros(created_before, "created_before"))
-        if cursor is not None:
-            clauses.append("id < ?")
-            params.append(_text(cursor, "cursor"))
-        for tag in (tags,) if isinstance(tags, str) else dict.fromkeys(tags):
-            clauses.append(
-                "EXISTS (SELECT 1 FROM json_each(asm_sessions.record, '$.tags')"
-                " WHERE json_each.value = ?)"
-            )
-            params.append(_text(tag, "tag"))
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT record FROM asm_sessions{where} ORDER BY id DESC LIMIT ?"
-        params.append(-1 if limit is None else limit)
+        sql, params = session_filters(
+            SQLITE,
+            status=status,
+            agent_id=agent_id,
+            tags=tags,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            cursor=cursor,
+        )
 
         def query(conn: sqlite3.Connection) -> list[str]:
             return [row[0] for row in conn.execute(sql, params)]
@@ -295,7 +278,7 @@ class SQLiteSessionStore:
 
     # -- runs -----------------------------------------------------------------------------
     async def save_run(self, run: Run) -> None:
-        row = _run_row(run)
+        row = run_row(SQLITE, run)
         await self._write(lambda conn, _touched: _save_run(conn, row))
 
     async def get_run(self, run_id: str) -> Run:
@@ -311,14 +294,7 @@ class SQLiteSessionStore:
     async def list_runs(
         self, session_id: str, *, status: RunStatus | None = None, limit: int | None = None
     ) -> list[Run]:
-        check_limit(limit)
-        sql = "SELECT record FROM asm_runs WHERE session_id = ?"
-        params: list[Any] = [session_id]
-        if status is not None:
-            sql += " AND status = ?"
-            params.append(str(run_status(status)))
-        sql += " ORDER BY created_at, id LIMIT ?"
-        params.append(-1 if limit is None else limit)
+        sql, params = run_filters(SQLITE, session_id, status=status, limit=limit)
 
         def query(conn: sqlite3.Connection) -> list[str]:
             return [row[0] for row in conn.execute(sql, params)]
@@ -374,31 +350,21 @@ class SQLiteSessionStore:
         until: datetime | None = None,
     ) -> Callable[[sqlite3.Connection], list[Event]]:
         """Validate the filters now (on the caller's side) and return the query to run."""
-        check_cursor(after, "after")
-        check_cursor(before, "before")
-        check_limit(limit)
-        type_set = check_types(types)
-        sql = _SESSION_EVENTS
-        params: list[Any] = [session_id, after]
-        if before is not None:
-            sql += " AND e.sequence_number < ?"
-            params.append(before)
-        if run_id is not None:
-            sql += " AND e.run_id = ?"
-            params.append(encode_id(_text(run_id, "run_id"), RUN_ID_PREFIX))
-        if type_set is not None:
-            if not type_set:
-                return lambda _conn: []
-            sql += f" AND e.type IN ({','.join('?' * len(type_set))})"
-            params.extend(sorted(type_set))
-        if since is not None:
-            sql += " AND e.timestamp >= ?"
-            params.append(to_micros(since, "since"))
-        if until is not None:
-            sql += " AND e.timestamp < ?"
-            params.append(to_micros(until, "until"))
-        sql += " ORDER BY e.sequence_number LIMIT ?"
-        params.append(-1 if limit is None else limit)
+        found = event_filters(
+            SQLITE,
+            _SESSION_EVENTS,
+            session_id,
+            after=after,
+            before=before,
+            limit=limit,
+            run_id=run_id,
+            types=types,
+            since=since,
+            until=until,
+        )
+        if found is None:
+            return lambda _conn: []
+        sql, params = found
 
         def query(conn: sqlite3.Connection) -> list[Event]:
             # fetchall first: converting while stepping the cursor is ~20 % slower.
@@ -504,22 +470,16 @@ class SQLiteSessionStore:
         session: Session | None = None,
         events: Sequence[Event] = (),
     ) -> list[Event]:
-        session_row = None if session is None else _session_row(session)
-        run_row = None if run is None else _run_row(run)
+        session_record = None if session is None else session_row(SQLITE, session)
+        run_record = None if run is None else run_row(SQLITE, run)
         items = [_event_row(event) for event in events]
 
         def op(conn: sqlite3.Connection, touched: set[str]) -> list[Event]:
-            if session_row is not None:
-                _save_session(conn, session_row)
-            if run_row is not None:
-                _save_run(conn, run_row)
+            if session_record is not None:
+                _save_session(conn, session_record)
+            if run_record is not None:
+                _save_run(conn, run_record)
             return _append(conn, items, touched)
 
         result: list[Event] = await self._write(op)
         return result
-
-
-def _text(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
-    return value
