@@ -1,4 +1,4 @@
-"""The PostgreSQL store's statements, row encoders and the operations its writers run.
+"""The PostgreSQL store's statements, ``Dialect``, event rows and its writers' operations.
 
 Each operation takes a writer's connection inside the batch's transaction (or a request's
 savepoint): appends lock and reserve the sessions' counters in one query and write the rows with

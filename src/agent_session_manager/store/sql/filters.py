@@ -64,22 +64,23 @@ class Dialect:
     text: TextCheck
 
 
-class _Params(list[Any]):
-    def __init__(self, dialect: Dialect, *values: Any) -> None:
-        super().__init__(values)
-        self._placeholder = dialect.placeholder
+def _binder(dialect: Dialect, params: list[Any]) -> Callable[[Any], str]:
+    """``bind(value)``: add a parameter to ``params``, return its marker."""
+    placeholder = dialect.placeholder
 
-    def bind(self, value: Any) -> str:
-        self.append(value)
-        return self._placeholder(len(self))
+    def bind(value: Any) -> str:
+        params.append(value)
+        return placeholder(len(params))
+
+    return bind
 
 
-def _limit(dialect: Dialect, params: _Params, limit: int | None) -> str:
+def _limit(dialect: Dialect, bind: Callable[[Any], str], limit: int | None) -> str:
     if limit is None:
         if dialect.unlimited is None:
             return ""
         limit = dialect.unlimited
-    return f" LIMIT {params.bind(limit)}"
+    return f" LIMIT {bind(limit)}"
 
 
 def session_filters(
@@ -97,23 +98,24 @@ def session_filters(
     ``cursor`` id (the inputs are checked here, on the caller's side)."""
     check_limit(limit)
     text = dialect.text
-    params = _Params(dialect)
+    params: list[Any] = []
+    bind = _binder(dialect, params)
     clauses: list[str] = []
     if status is not None:
-        clauses.append(f"status = {params.bind(str(session_status(status)))}")
+        clauses.append(f"status = {bind(str(session_status(status)))}")
     if agent_id is not None:
-        clauses.append(f"agent_id = {params.bind(text(agent_id, 'agent_id', None))}")
+        clauses.append(f"agent_id = {bind(text(agent_id, 'agent_id', None))}")
     if created_after is not None:
-        clauses.append(f"created_at >= {params.bind(to_micros(created_after, 'created_after'))}")
+        clauses.append(f"created_at >= {bind(to_micros(created_after, 'created_after'))}")
     if created_before is not None:
-        clauses.append(f"created_at < {params.bind(to_micros(created_before, 'created_before'))}")
+        clauses.append(f"created_at < {bind(to_micros(created_before, 'created_before'))}")
     if cursor is not None:
-        clauses.append(f"{dialect.id_order} < {params.bind(text(cursor, 'cursor', None))}")
+        clauses.append(f"{dialect.id_order} < {bind(text(cursor, 'cursor', None))}")
     for tag in (tags,) if isinstance(tags, str) else dict.fromkeys(tags):
-        clauses.append(dialect.tag_filter.format(params.bind(text(tag, "tag", None))))
+        clauses.append(dialect.tag_filter.format(bind(text(tag, "tag", None))))
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     order = f" ORDER BY {dialect.id_order} DESC"
-    return f"SELECT record FROM asm_sessions{where}{order}{_limit(dialect, params, limit)}", params
+    return f"SELECT record FROM asm_sessions{where}{order}{_limit(dialect, bind, limit)}", params
 
 
 def run_filters(
@@ -121,11 +123,12 @@ def run_filters(
 ) -> Query:
     """``list_runs``: the records of a session's runs, oldest first."""
     check_limit(limit)
-    params = _Params(dialect, session_id)
+    params: list[Any] = [session_id]
+    bind = _binder(dialect, params)
     sql = f"SELECT record FROM asm_runs WHERE session_id = {dialect.placeholder(1)}"
     if status is not None:
-        sql += f" AND status = {params.bind(str(run_status(status)))}"
-    sql += f" ORDER BY created_at, {dialect.id_order}{_limit(dialect, params, limit)}"
+        sql += f" AND status = {bind(str(run_status(status)))}"
+    sql += f" ORDER BY created_at, {dialect.id_order}{_limit(dialect, bind, limit)}"
     return sql, params
 
 
@@ -162,22 +165,23 @@ def event_filters(
     check_cursor(before, "before")
     check_limit(limit)
     type_set = check_types(types)
-    params = _Params(dialect, session_id, after)
+    params: list[Any] = [session_id, after]
+    bind = _binder(dialect, params)
     sql = base
     if before is not None:
-        sql += f" AND e.sequence_number < {params.bind(before)}"
+        sql += f" AND e.sequence_number < {bind(before)}"
     if run_id is not None:
         stored = encode_id(dialect.text(run_id, "run_id", None), RUN_ID_PREFIX)
-        sql += f" AND e.run_id = {params.bind(stored)}"
+        sql += f" AND e.run_id = {bind(stored)}"
     if type_set is not None:
         if not type_set:
             return None
-        sql += f" AND {dialect.any_of('e.type', sorted(type_set), params.bind)}"
+        sql += f" AND {dialect.any_of('e.type', sorted(type_set), bind)}"
     if since is not None:
-        sql += f" AND e.timestamp >= {params.bind(to_micros(since, 'since'))}"
+        sql += f" AND e.timestamp >= {bind(to_micros(since, 'since'))}"
     if until is not None:
-        sql += f" AND e.timestamp < {params.bind(to_micros(until, 'until'))}"
-    sql += f" ORDER BY e.sequence_number{_limit(dialect, params, limit)}"
+        sql += f" AND e.timestamp < {bind(to_micros(until, 'until'))}"
+    sql += f" ORDER BY e.sequence_number{_limit(dialect, bind, limit)}"
     return sql, params
 
 

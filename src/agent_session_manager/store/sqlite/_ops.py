@@ -1,4 +1,4 @@
-"""The SQLite store's statements, row encoders and the operations its writer thread runs.
+"""The SQLite store's statements, its ``Dialect`` and the operations its writer thread runs.
 
 Each operation takes the writer's connection, inside the batch's transaction (or a request's
 savepoint), and the set of sessions the write touched; appends reserve sequence numbers and
