@@ -34,9 +34,9 @@ from typing import Any
 
 from agent_session_manager.core.ids import new_run_id
 from agent_session_manager.core.models import Session
-from agent_session_manager.store import sqlite as sqlite_store
-from agent_session_manager.store._sqlcodec import session_events
+from agent_session_manager.store.sql.codec import session_events
 from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager.store.sqlite import _ops as sqlite_ops
 from benchmarks import store_read
 from benchmarks._util import machine
 from benchmarks.store_append import _append, bench_event
@@ -146,7 +146,7 @@ def sqlite_read(events: int, reads: int, folder: Path = store_read.CACHE) -> dic
     path = store_read._path(folder, events)
     session_id = store_read.build(path, events)
     hand_off = asyncio.run(_hand_off(path, session_id, reads))
-    sql = sqlite_store._SESSION_EVENTS + " ORDER BY e.sequence_number LIMIT ?"
+    sql = sqlite_ops._SESSION_EVENTS + " ORDER BY e.sequence_number LIMIT ?"
     rng = random.Random(7)
     fetch, decode = [], []
     conn = sqlite3.connect(path)
@@ -196,25 +196,26 @@ class _TimedPostgres:
 
 async def _postgres_batches(url: str, sessions: int, batches: int) -> dict[str, float]:
     from agent_session_manager.store import postgres as pg
+    from agent_session_manager.store.postgres import _open, _ops
 
     async with await pg.PostgresSessionStore.open(url) as store:
         made = [Session(agent_id="bench") for _ in range(sessions)]
         for session in made:
             await store.save_session(session)
-    conn = await pg._connect(pg.asyncpg_dsn(url), 30.0)
+    conn = await _open._connect(pg.asyncpg_dsn(url), 30.0)
     wall: dict[str, float] = defaultdict(float)
     timed = _TimedPostgres(conn, wall)
     run_id = new_run_id()
     cpu = 0.0
     try:
         for n in range(batches):
-            items = [pg._event_item(bench_event(s.id, run_id, n, "event")) for s in made]
+            items = [_ops._event_item(bench_event(s.id, run_id, n, "event")) for s in made]
             started, used = time.perf_counter(), time.process_time()
             transaction = conn.transaction()
             await transaction.start()
             wall["BEGIN"] += time.perf_counter() - started
             groups = [[item] for item in items]
-            await pg._append_groups(timed, groups, set(), look_up=False)  # type: ignore[arg-type]
+            await _ops._append_groups(timed, groups, set(), look_up=False)  # type: ignore[arg-type]
             committing = time.perf_counter()
             await transaction.commit()
             wall["COMMIT"] += time.perf_counter() - committing

@@ -34,9 +34,9 @@ from agent_session_manager.core.clock import utcnow
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.ids import new_run_id
 from agent_session_manager.core.models import Session
-from agent_session_manager.store import sqlite as sqlite_store
-from agent_session_manager.store.migrations import HEAD_REVISION
+from agent_session_manager.store.sql.migrations import HEAD_REVISION
 from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager.store.sqlite import _ops as sqlite_ops
 from benchmarks._util import machine, now
 from benchmarks.store_append import PAYLOADS, _data, event_json_bytes
 
@@ -94,10 +94,10 @@ def build(path: Path, events: int, payload: str = "event") -> str:
                     data=_data(n, payload),
                     timestamp=start + timedelta(microseconds=n),
                 )
-                row = sqlite_store._event_row(event)[1]
+                row = sqlite_ops._event_row(event)[1]
                 rows.append((key, *row[1:], n + 1))
             conn.execute("BEGIN")
-            conn.executemany(sqlite_store._INSERT_EVENT, rows)
+            conn.executemany(sqlite_ops._INSERT_EVENT, rows)
             conn.execute("COMMIT")
         conn.execute(
             "UPDATE asm_session_sequences SET last_sequence = ? WHERE session_id = ?",

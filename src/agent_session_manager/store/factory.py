@@ -134,7 +134,7 @@ async def _upgrade_sqlite(path: str) -> tuple[str | None, str]:
     import asyncio
     import sqlite3
 
-    from agent_session_manager.store.migrations import HEAD_REVISION
+    from agent_session_manager.store.sql.migrations import HEAD_REVISION
     from agent_session_manager.store.sqlite import read_revision
 
     def revision() -> str | None:

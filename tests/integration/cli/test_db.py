@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager.store.migrations import HEAD_REVISION
+from agent_session_manager.store.sql.migrations import HEAD_REVISION
 from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
 from tests.integration.cli.conftest import CLI
 from tests.unit.maintenance._data import sqlite_pages

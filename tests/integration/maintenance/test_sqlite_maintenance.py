@@ -101,8 +101,8 @@ async def test_export_from_sqlite_imports_identically_into_postgresql(tmp_path: 
     from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
 
     server = postgres_url_or_skip()  # skips (or fails under CI=true) without a server
-    from agent_session_manager.store.migrations import upgrade_to_head
     from agent_session_manager.store.postgres import PostgresSessionStore
+    from agent_session_manager.store.sql.migrations import upgrade_to_head
 
     async with await SQLiteSessionStore.open(tmp_path / "source.db") as source:
         session = await add_session(source, runs=3, metadata={"ü": "✓"})
@@ -126,8 +126,8 @@ async def test_retention_and_search_on_postgresql() -> None:
     from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
 
     server = postgres_url_or_skip()  # skips (or fails under CI=true) without a server
-    from agent_session_manager.store.migrations import upgrade_to_head
     from agent_session_manager.store.postgres import PostgresSessionStore
+    from agent_session_manager.store.sql.migrations import upgrade_to_head
 
     with temporary_database(server, prefix="asm_maint_test") as url:
         upgrade_to_head(url)
@@ -184,8 +184,8 @@ async def test_keep_last_runs_and_max_events_on_postgresql() -> None:
     from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
 
     server = postgres_url_or_skip()  # skips (or fails under CI=true) without a server
-    from agent_session_manager.store.migrations import upgrade_to_head
     from agent_session_manager.store.postgres import PostgresSessionStore
+    from agent_session_manager.store.sql.migrations import upgrade_to_head
 
     with temporary_database(server, prefix="asm_maint_test") as url:
         upgrade_to_head(url)
@@ -219,8 +219,8 @@ async def test_storage_stats_of_a_postgresql_database() -> None:
     import asyncpg
 
     from agent_session_manager.maintenance import storage_stats
-    from agent_session_manager.store.migrations import upgrade_to_head
     from agent_session_manager.store.postgres import PostgresSessionStore
+    from agent_session_manager.store.sql.migrations import upgrade_to_head
 
     with temporary_database(server, prefix="asm_maint_test") as url:
         upgrade_to_head(url)

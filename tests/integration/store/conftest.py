@@ -27,7 +27,7 @@ def postgres_server() -> str:
 @pytest.fixture(scope="session")
 def postgres_database(postgres_server: str) -> Iterator[str]:
     """A database of this test session, at the head revision."""
-    from agent_session_manager.store.migrations import upgrade_to_head
+    from agent_session_manager.store.sql.migrations import upgrade_to_head
 
     with temporary_database(postgres_server, prefix="asm_pg_test") as url:
         upgrade_to_head(url)

@@ -35,13 +35,13 @@ import pytest
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.store.factory import open_store
-from agent_session_manager.store.migrations import (
+from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager.store.sql.migrations import (
     HEAD_REVISION,
     alembic_config,
     upgrade,
     upgrade_to_head,
 )
-from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
 
 _TABLES = ("asm_sessions", "asm_runs", "asm_events", "asm_session_sequences")

@@ -22,12 +22,12 @@ import pytest
 from agent_session_manager.core.errors import StorageError, ValidationError
 from agent_session_manager.core.lifecycle import RunStatus
 from agent_session_manager.core.models import Run, Session
-from agent_session_manager.store import postgres as postgres_module
 from agent_session_manager.store.factory import open_store
-from agent_session_manager.store.migrations import HEAD_REVISION, upgrade_to_head
 from agent_session_manager.store.postgres import PostgresSessionStore
+from agent_session_manager.store.postgres import _open as postgres_open
 from agent_session_manager.store.protocol import SessionStore
-from agent_session_manager.store.schema import metadata
+from agent_session_manager.store.sql.migrations import HEAD_REVISION, upgrade_to_head
+from agent_session_manager.store.sql.schema import metadata
 from agent_session_manager.testing.postgres import temporary_database
 from agent_session_manager.testing.store_conformance import (
     InjectedFailure,
@@ -38,29 +38,30 @@ HANG_GUARD_S = 30.0
 
 
 class TestPostgresConformance(SessionStoreConformance):
+    #: Whether the store's ``_after_insert`` test seam fails writes (while the hook is active).
+    failing = False
+
     @pytest.fixture
     def store_url(self, postgres_url: str) -> str:
         return postgres_url
 
     @pytest.fixture
     async def store(self, postgres_url: str) -> AsyncIterator[PostgresSessionStore]:
-        store = await PostgresSessionStore.open(postgres_url)
+        store = await PostgresSessionStore.open(postgres_url, _after_insert=self._inject)
         yield store
         await store.close()
 
-    @contextlib.contextmanager
-    def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
-        original = postgres_module._insert_events
-
-        async def insert_then_fail(conn: Any, columns: list[list[Any]]) -> None:
-            await original(conn, columns)
+    def _inject(self) -> None:
+        if self.failing:
             raise InjectedFailure("injected after the events insert")
 
-        postgres_module._insert_events = insert_then_fail
+    @contextlib.contextmanager
+    def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
+        self.failing = True
         try:
             yield
         finally:
-            postgres_module._insert_events = original
+            self.failing = False
 
 
 @pytest.fixture
@@ -270,9 +271,9 @@ async def _generic_plan_of_the_id_lookup(conn: asyncpg.Connection) -> str:
 async def test_writer_plans_stay_index_plans_when_made_on_empty_tables(postgres_url: str) -> None:
     async with await PostgresSessionStore.open(postgres_url):  # creates the (empty) schema
         pass
-    dsn = postgres_module.asyncpg_dsn(postgres_url)
-    writer = await postgres_module._connect(dsn, 10, writer=True)
-    reader = await postgres_module._connect(dsn, 10)
+    dsn = postgres_open.asyncpg_dsn(postgres_url)
+    writer = await postgres_open._connect(dsn, 10, writer=True)
+    reader = await postgres_open._connect(dsn, 10)
     try:
         assert await writer.fetchval("SHOW plan_cache_mode") == "auto"  # generic plans allowed
         assert "Index" in await _generic_plan_of_the_id_lookup(writer)
@@ -311,11 +312,11 @@ async def test_a_killed_listener_connection_is_replaced(postgres_url: str) -> No
             reader.wait_for_events(session.id, after=0, timeout=HANG_GUARD_S)
         )
         await asyncio.sleep(0.1)
-        assert reader._listener is not None
+        assert reader._listener.conn is not None
         admin = await asyncpg.connect(postgres_url)
         try:
             await admin.execute(
-                "SELECT pg_terminate_backend($1)", reader._listener.get_server_pid()
+                "SELECT pg_terminate_backend($1)", reader._listener.conn.get_server_pid()
             )
         finally:
             await admin.close()

@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager.core.errors import StorageError
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.models import Session
-from agent_session_manager.store import sqlite as sqlite_module
-from agent_session_manager.store._checkpointer import (
+from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager.store.sqlite._checkpointer import (
     SAFETY_AUTOCHECKPOINT_PAGES,
     Checkpointer,
 )
-from agent_session_manager.store.sqlite import SQLiteSessionStore
 
 HANG_GUARD_S = 30.0
 
@@ -34,11 +32,10 @@ def _until(condition: Callable[[], bool], what: str) -> None:
 
 
 async def test_appends_past_the_threshold_are_checkpointed_in_the_background(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(sqlite_module, "CHECKPOINT_PAGES", 20)
     path = tmp_path / "store.db"
-    async with await SQLiteSessionStore.open(path) as store:
+    async with await SQLiteSessionStore.open(path, checkpoint_pages=20) as store:
         sessions = [Session(agent_id="a") for _ in range(5)]
         for session in sessions:
             await store.save_session(session)
@@ -110,16 +107,13 @@ def test_stop_without_any_checkpoint_opens_no_connection() -> None:
     assert checkpointer.checkpoints == 0
 
 
-async def test_a_store_that_fails_to_open_leaves_no_thread_behind(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(_conn: sqlite3.Connection) -> int:
-        raise sqlite3.OperationalError("disk I/O error")
-
-    monkeypatch.setattr(sqlite_module, "_data_version", broken)
+def test_a_store_that_fails_to_start_leaves_no_thread_behind(tmp_path: Path) -> None:
+    # The writer's first query fails (on a closed connection) after the reader and checkpoint
+    # threads have started; the constructor takes the connection, so it is the seam.
+    conn = sqlite3.connect(tmp_path / "store.db", check_same_thread=False)
+    conn.close()
     before = set(threading.enumerate())
-    with pytest.raises(StorageError, match="disk I/O error") as caught:
-        await SQLiteSessionStore.open(tmp_path / "store.db")
-    assert caught.value.code == "storage_connection_failed"
+    with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+        SQLiteSessionStore(tmp_path / "store.db", conn)
     left = [t.name for t in set(threading.enumerate()) - before if t.name.startswith("asm-")]
     assert left == []

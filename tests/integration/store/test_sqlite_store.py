@@ -16,8 +16,6 @@ import textwrap
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-from unittest import mock
 
 import pytest
 
@@ -25,13 +23,12 @@ from agent_session_manager.core.errors import SessionNotFound, StorageError, Val
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus
 from agent_session_manager.core.models import Run, Session
-from agent_session_manager.store import sqlite as sqlite_module
-from agent_session_manager.store.migrations import (
+from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager.store.sql.migrations import (
     HEAD_REVISION,
     alembic_config,
     upgrade_to_head,
 )
-from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.store.sqlite import SQLiteSessionStore
 from agent_session_manager.testing.store_conformance import (
     InjectedFailure,
@@ -42,27 +39,30 @@ HANG_GUARD_S = 30.0
 
 
 class TestSQLiteConformance(SessionStoreConformance):
+    #: Whether the store's ``_after_insert`` test seam fails writes (while the hook is active).
+    failing = False
+
     @pytest.fixture
     def store_url(self, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'store.db'}"
 
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SQLiteSessionStore]:
-        store = await SQLiteSessionStore.open(tmp_path / "store.db")
+        store = await SQLiteSessionStore.open(tmp_path / "store.db", _after_insert=self._inject)
         yield store
         await store.close()
 
-    @contextlib.contextmanager
-    def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
-        # Every write that appends events goes through ``_insert`` on the writer thread.
-        original = sqlite_module._insert
-
-        def append_then_fail(*args: Any, **kwargs: Any) -> Any:
-            original(*args, **kwargs)
+    def _inject(self) -> None:
+        if self.failing:
             raise InjectedFailure("injected after the events insert")
 
-        with mock.patch.object(sqlite_module, "_insert", append_then_fail):
+    @contextlib.contextmanager
+    def fail_after_events_written(self, store: SessionStore) -> Iterator[None]:
+        self.failing = True
+        try:
             yield
+        finally:
+            self.failing = False
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_migration_creates_exactly_the_declared_schema(tmp_path: Path) -> None:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
-    from agent_session_manager.store.schema import metadata
+    from agent_session_manager.store.sql.schema import metadata
 
     url = f"sqlite:///{tmp_path / 'schema.db'}"
     upgrade_to_head(url)

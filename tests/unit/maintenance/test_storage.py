@@ -7,7 +7,7 @@ from agent_session_manager import StorageStats, storage_stats
 from agent_session_manager.store.memory import InMemorySessionStore
 from agent_session_manager.store.postgres import STORE_TABLES
 from agent_session_manager.store.protocol import ReportsStorage
-from agent_session_manager.store.schema import metadata
+from agent_session_manager.store.sql.schema import metadata
 from tests.unit.maintenance._data import add_session
 
 

@@ -14,8 +14,8 @@ from agent_session_manager.store.factory import (
     upgrade_store,
 )
 from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.migrations import HEAD_REVISION
 from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager.store.sql.migrations import HEAD_REVISION
 from agent_session_manager.store.sqlite import SQLiteSessionStore
 
 

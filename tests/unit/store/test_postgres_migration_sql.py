@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent_session_manager.store.migrations import HEAD_REVISION, render_postgres_sql
-from agent_session_manager.store.schema import metadata
+from agent_session_manager.store.sql.migrations import HEAD_REVISION, render_postgres_sql
+from agent_session_manager.store.sql.schema import metadata
 
 
 def test_the_whole_schema_renders_without_its_own_transaction() -> None:

@@ -1,7 +1,7 @@
 """Revision 0001: the initial session store schema (sessions, runs, events, sequences).
 
 Frozen once released: later schema changes are new revisions, never edits here. It spells out
-every column rather than importing ``store/schema.py``, so the revision stays what it was.
+every column rather than importing ``store/sql/schema.py``, so the revision stays what it was.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Encodings the SQL backends share: an event's row, timestamps as integer microseconds, records
 as JSON text, statuses read back from text columns.
 
-Both SQLite and PostgreSQL store the same columns the same way (store/schema.py), so one
+Both SQLite and PostgreSQL store the same columns the same way (store/sql/schema.py), so one
 definition keeps their data interchangeable. Knows the domain values; no database driver.
 """
 

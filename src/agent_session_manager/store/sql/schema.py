@@ -1,8 +1,8 @@
 """The SQL schema of the SQL session stores (SQLite and PostgreSQL), in SQLAlchemy Core.
 
 This module is the single description of the tables; the Alembic migrations in
-``store/migrations`` create exactly what it declares (a test compares the two). Rows are kept small
-because an event log grows without bound: timestamps are integer microseconds since the Unix
+``store/sql/migrations`` create exactly what it declares (a test compares the two). Rows are kept
+small because an event log grows without bound: timestamps are integer microseconds since the Unix
 epoch, JSON payloads are compact orjson text, events are keyed by an integer session key and
 their sequence number, and event/run ids are 16 bytes (revision 0002). Sessions and runs keep a
 few indexed columns for filtering plus the full record as JSON (``Session.to_dict()`` /

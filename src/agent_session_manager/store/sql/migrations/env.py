@@ -4,7 +4,7 @@ Uses the connection handed over in ``config.attributes["connection"]`` (how
 ``upgrade_to_head`` migrates SQLite) or else builds an engine from ``sqlalchemy.url``; offline
 mode renders SQL (how PostgreSQL is migrated: the SQL runs on asyncpg, without BEGIN/COMMIT when
 ``config.attributes["transactional_ddl"]`` is False). It knows the target metadata in
-``store/schema.py`` and nothing about stores.
+``store/sql/schema.py`` and nothing about stores.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
 
-from agent_session_manager.store.schema import metadata
+from agent_session_manager.store.sql.schema import metadata
 
 config = context.config
 
