@@ -643,10 +643,9 @@ class _RunDriver:
         self._cancel_requested = False
         self._finished = asyncio.Event()
         self._events: list[Event] = []
-        # Appends so far, and the store wait of the watcher (if parked): an append wakes it up
-        # and the watcher parks again only once the run has been quiet for a while.
-        self._appends = 0
-        self._last_sequence = 0
+        # The number of our last append, and the store wait of the watcher (if parked): an
+        # append wakes it up and the watcher parks again once the run has been quiet a while.
+        self._last_sequence: int | None = 0
         self._parked: asyncio.Task[list[Event]] | None = None
 
     # -- public -----------------------------------------------------------------------------
@@ -731,15 +730,15 @@ class _RunDriver:
         store = self.manager.store
         try:
             while True:
-                seen = -1
-                while seen != self._appends:  # wait for a quiet spell
-                    seen = self._appends
+                seen: int | None = -1
+                while seen != self._last_sequence:  # wait for a quiet spell
+                    seen = self._last_sequence
                     await asyncio.sleep(_QUIET_S)
                 # From our own last event on: a terminal one written before we parked counts.
                 parked = self._parked = asyncio.ensure_future(
                     store.wait_for_events(
                         self.session_id,
-                        after=self._last_sequence,
+                        after=self._last_sequence or 0,
                         timeout=_WATCH_S,
                         run_id=self.run_id,
                         types=_TERMINAL_TYPES,
@@ -824,12 +823,12 @@ class _RunDriver:
         if kind in ADAPTER_LIFECYCLE:
             self.tally.absorb(kind, item.data)
             return
-        announce = self.tally.announce()
-        if announce is not None:
-            await self._emit(EventType.RUN_STARTED, announce)
+        tally = self.tally
+        if not tally.announced:
+            await self._emit(EventType.RUN_STARTED, tally.announce())
         data = (await self._emit(kind, item.data)).data  # the stored, redacted copy
         if kind in TRACKED:
-            self.tally.track(kind, data)
+            tally.track(kind, data)
 
     async def _emit(self, kind: str, data: Any) -> Event:
         try:
@@ -840,7 +839,6 @@ class _RunDriver:
                 code="provider_protocol_error",
                 details=exc.details,
             ) from exc
-        self._appends += 1
         if self._parked is not None:
             self._parked.cancel()
         hook = self._event_hook
@@ -854,7 +852,7 @@ class _RunDriver:
             except Exception:
                 logger.exception("instrumentation failed on an event of run %s", self.run_id)
         self._events.append(stored)
-        self._last_sequence = stored.sequence_number or self._last_sequence
+        self._last_sequence = stored.sequence_number
         if self.on_event is not None:
             await invoke_callback(self.on_event, stored)
         return stored
