@@ -5,7 +5,7 @@ store, prints ``ready``, waits for a line on stdin, then:
 
 * ``execute``: executes the run with a scripted adapter playing ``<scenario>`` (``quiet``: one
   delta, then silence until cancelled; ``busy``: a delta every 20 ms for 20 s; ``short``: one
-  reply) and prints ``<status>`` or ``error:<code>``;
+  reply; ``slow``: the reply after 0.5 s) and prints ``<status>`` or ``error:<code>``;
 * ``cancel``: cancels the run from here (it executes elsewhere) and prints the status.
 """
 
@@ -26,6 +26,8 @@ def _scenario(name: str) -> Scenario:
         for _ in range(1000):  # about 20 s of a delta every 20 ms
             scenario = scenario.stream(1, "tick").delay(0.02)
         return scenario
+    if name == "slow":  # long enough for a second executor to arrive while it runs
+        return Scenario().delay(0.5).text("done")
     return Scenario().text("done")
 
 

@@ -105,7 +105,7 @@ async def test_two_processes_executing_one_run_call_the_provider_once(
 ) -> None:
     for _ in range(3):
         session_id, run_id = await _pending_run(store)
-        children = [await _child("execute", store_url, run_id) for _ in range(2)]
+        children = [await _child("execute", store_url, run_id, "slow") for _ in range(2)]
         try:
             for child in children:  # both start at once
                 await child.go()
