@@ -93,6 +93,11 @@ class SessionStoreConformance:
     * **Atomicity**: ``flush`` writes run, session and events together or not at all, also when
       the transaction fails after the events were inserted; ``append_events`` likewise;
       ``delete_session`` removes runs, events and the sequence.
+    * **Run integrity**: ``flush(run_from=...)`` writes only from the expected status (else
+      ``ConcurrencyError`` ``run_state_changed`` and nothing written); two claims of a pending
+      run and two finalizers of a running one race and exactly one wins, with exactly one
+      terminal event; an event of an ended run is refused (``run_ended``), also while appends
+      race the terminal write, and a stored one is still returned as stored.
     * **Deleting runs and events** (``delete_runs``, ``delete_events``, what retention uses): a run
       goes with every event carrying its id, and only those; the events that remain keep their
       numbers, ``latest_sequence`` is unchanged and numbering continues past the gap (a deleted
@@ -102,7 +107,8 @@ class SessionStoreConformance:
     * **Processes** (with ``store_url``): 4 OS processes and 100 tasks appending to one session
       stay gap-free; ``wait_for_events`` is woken by another process's append; a writer
       process SIGKILLed at random moments 20 times leaves no torn batch, no gap, and every
-      append it saw acknowledged.
+      append it saw acknowledged; two processes ending the same runs win one each, and a run
+      ended in one process refuses the events another process appends to it.
     * **Storage statistics** (stores implementing the optional ``ReportsStorage``):
       ``storage_stats()`` counts sessions, runs and events exactly as they are stored and
       deleted, and a byte figure, when given, covers a stored payload.
