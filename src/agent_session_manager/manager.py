@@ -752,8 +752,6 @@ class _RunDriver:
                     parked.cancel()
                 if not parked.cancelled() and parked.result():
                     return True
-        except asyncio.CancelledError:
-            raise
         except Exception:
             logger.exception("could not watch run %s for a cancel from elsewhere", self.run_id)
             return False

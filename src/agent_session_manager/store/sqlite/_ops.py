@@ -97,6 +97,7 @@ _UPSERT_RUN: Final = (
 # The compare-and-set of a guarded flush (parameters: status, record, id, expected status).
 _MOVE_RUN: Final = "UPDATE asm_runs SET status = ?, record = ? WHERE id = ? AND status = ?"
 _ENDED: Final = "(" + ", ".join(f"'{s}'" for s in RunStatus if s.is_terminal) + ")"
+_ENDED_RUN: Final = f"SELECT id, status FROM asm_runs WHERE id = ? AND status IN {_ENDED}"
 
 _EventRow = EventRow
 _Op = Callable[[sqlite3.Connection, set[str]], Any]
@@ -289,6 +290,11 @@ def _move_run(conn: sqlite3.Connection, row: RunRow, expected: RunStatus) -> Non
 def _check_runs_open(conn: sqlite3.Connection, run_ids: set[str | None]) -> None:
     """Refuse events of runs that have ended (one query a batch, none without run ids)."""
     ids = [run_id for run_id in run_ids if run_id is not None]
+    if len(ids) == 1:  # the usual batch of one run: a statement SQLite keeps prepared
+        ended = conn.execute(_ENDED_RUN, ids).fetchone()
+        if ended is not None:
+            raise run_ended(ended[0], ended[1])
+        return
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
         marks = ",".join("?" * len(chunk))
