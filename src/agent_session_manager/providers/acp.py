@@ -51,7 +51,9 @@ if TYPE_CHECKING:
     from acp.client.connection import ClientSideConnection
 
 __all__ = [
+    "CANCEL_GRACE_S",
     "MODE_PREFERENCES",
+    "SETUP_TIMEOUT_S",
     "ACPAdapter",
     "ACPUpdateParser",
     "decide_permission",

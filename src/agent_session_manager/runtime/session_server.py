@@ -41,6 +41,14 @@ from agent_session_manager.providers.protocol import AdapterOptions
 from agent_session_manager.runtime.limiter import ConcurrencyLimiter
 from agent_session_manager.store.follow import follow_events
 
+__all__ = [
+    "DEFAULT_MAX_QUEUED_RUNS",
+    "DEFAULT_RETAINED_RESULTS",
+    "ServerStatus",
+    "SessionServer",
+    "Subscription",
+]
+
 logger = logging.getLogger(__name__)
 
 #: Queued (not yet started) runs a server accepts before ``submit_run`` refuses more.

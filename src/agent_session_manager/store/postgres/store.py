@@ -70,6 +70,8 @@ from agent_session_manager.store.sql.filters import (
 if TYPE_CHECKING:
     from asyncpg.pool import Pool
 
+__all__ = ["READERS", "STORE_TABLES", "PostgresSessionStore"]
+
 #: The tables a store's data lives in (``store/sql/schema.py`` and Alembic's version table), which
 #: ``storage_stats`` sizes; looked up on the connection's ``search_path`` like every query.
 STORE_TABLES: Final = (

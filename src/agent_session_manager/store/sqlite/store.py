@@ -69,7 +69,9 @@ from agent_session_manager.store.sqlite._ops import (
 from agent_session_manager.store.sqlite._readers import READERS, _Readers
 from agent_session_manager.store.sqlite._writer import _Recent, _Request, _Writer
 
-T = TypeVar("T")
+__all__ = ["SQLiteSessionStore"]
+
+_T = TypeVar("_T")
 
 
 class SQLiteSessionStore:
@@ -204,9 +206,9 @@ class SQLiteSessionStore:
             raise self._writer_stopped()
         return await future
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _read(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         self._check_open()
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         if not self._readers.submit(fn, future):
             raise closed_error(SQLITE_ERRORS)
         return await future
