@@ -21,6 +21,16 @@ from pydantic import ValidationError as PydanticValidationError
 from agent_session_manager.core.errors import ValidationError
 from agent_session_manager.core.options import DEFAULT_RUN_TIMEOUT, PermissionMode
 
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "ENV_PREFIX",
+    "Settings",
+    "Source",
+    "default_config_file",
+    "explain",
+    "load_settings",
+]
+
 ENV_PREFIX = "ASM_"
 CONFIG_ENV_VAR = "ASM_CONFIG"
 

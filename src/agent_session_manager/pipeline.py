@@ -25,6 +25,15 @@ from agent_session_manager.core.events import (
 from agent_session_manager.core.ids import new_event_id
 from agent_session_manager.core.redaction import Redactor
 
+__all__ = [
+    "CallbackError",
+    "EmitContext",
+    "EventCallback",
+    "EventPipeline",
+    "invoke_callback",
+    "invoke_callbacks",
+]
+
 #: A user callback: receives each event after it is persisted (so it has its sequence number).
 EventCallback = Callable[[Event], Awaitable[None] | None]
 

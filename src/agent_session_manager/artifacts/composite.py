@@ -28,6 +28,8 @@ from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store.protocol import SessionStore, StorageStats, storage_stats
 
+__all__ = ["CompositeStore"]
+
 logger = logging.getLogger(__name__)
 
 

@@ -29,6 +29,8 @@ from agent_session_manager.artifacts._keys import (
 from agent_session_manager.artifacts.protocol import DEFAULT_MAX_BYTES, ArtifactRef
 from agent_session_manager.core.errors import NotFoundError, StorageError, ValidationError
 
+__all__ = ["FilesystemArtifactStore"]
+
 
 class FilesystemArtifactStore:
     """An :class:`~agent_session_manager.artifacts.protocol.ArtifactStore` in a local folder.

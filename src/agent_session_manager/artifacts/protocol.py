@@ -26,6 +26,15 @@ import builtins
 from dataclasses import dataclass
 from typing import Protocol, Self, runtime_checkable
 
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "SESSION_PREFIX",
+    "ArtifactRef",
+    "ArtifactStore",
+    "session_artifact_key",
+    "session_prefix",
+]
+
 #: Default size limit of one artifact (``max_bytes``) when a backend is not told otherwise.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 

@@ -27,6 +27,8 @@ from agent_session_manager.artifacts.protocol import DEFAULT_MAX_BYTES, Artifact
 from agent_session_manager.core.errors import NotFoundError, StorageError, ValidationError
 from agent_session_manager.core.extras import install_hint
 
+__all__ = ["S3ArtifactStore"]
+
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
+__all__ = ["main"]
+
 #: ``typing.TYPE_CHECKING`` without importing ``typing``: this module runs before the spawn.
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -29,6 +29,8 @@ from agent_session_manager.cli._runtime import (
 )
 from agent_session_manager.core.errors import ASMError
 
+__all__ = ["COMMANDS", "CommandEntry", "LazyGroup", "app", "load_command", "run_cli"]
+
 
 class CommandEntry(NamedTuple):
     """One ``asm`` command: where it lives and the one-line help ``asm --help`` shows for it."""

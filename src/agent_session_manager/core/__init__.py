@@ -2,3 +2,5 @@
 
 Everything here can be used (and tested) without an event loop, a database or a provider.
 """
+
+__all__: list[str] = []

@@ -14,6 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent_session_manager.core.errors import ValidationError
 
+__all__ = [
+    "Capability",
+    "CapabilityResolver",
+    "CapabilityType",
+    "Manifest",
+    "NegotiationResult",
+    "NegotiationStatus",
+]
+
 
 class CapabilityType(StrEnum):
     TOOL = "tool"

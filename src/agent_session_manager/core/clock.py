@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+__all__ = ["ensure_utc", "format_timestamp", "utcnow"]
+
 
 def utcnow() -> datetime:
     """Current time as an aware UTC datetime."""

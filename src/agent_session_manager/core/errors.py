@@ -10,6 +10,26 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, ClassVar
 
+__all__ = [
+    "ERROR_CODES",
+    "ASMError",
+    "ConcurrencyError",
+    "ErrorCategory",
+    "InvalidTransition",
+    "NotFoundError",
+    "PolicyViolation",
+    "ProviderError",
+    "RunCancelled",
+    "RunNotFound",
+    "RunTimeout",
+    "SessionNotFound",
+    "StorageError",
+    "ToolError",
+    "ValidationError",
+    "error_event_data",
+    "is_retryable",
+]
+
 
 class ErrorCategory(StrEnum):
     VALIDATION = "validation"

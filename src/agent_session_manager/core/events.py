@@ -18,6 +18,21 @@ from agent_session_manager.core.clock import format_timestamp, utcnow
 from agent_session_manager.core.errors import ValidationError
 from agent_session_manager.core.ids import new_event_id
 
+__all__ = [
+    "CUSTOM_TYPE_PATTERN",
+    "EVENT_SCHEMAS",
+    "SCHEMA_VERSION",
+    "SESSION_LIFECYCLE_EVENTS",
+    "TERMINAL_RUN_EVENTS",
+    "Event",
+    "EventSchema",
+    "EventType",
+    "assemble_event",
+    "is_canonical",
+    "validate_event_data",
+    "validate_event_type",
+]
+
 SCHEMA_VERSION = 1
 
 

@@ -8,6 +8,16 @@ from __future__ import annotations
 
 import uuid_utils
 
+__all__ = [
+    "EVENT_PREFIX",
+    "RUN_PREFIX",
+    "SESSION_PREFIX",
+    "new_event_id",
+    "new_id",
+    "new_run_id",
+    "new_session_id",
+]
+
 SESSION_PREFIX = "ses"
 RUN_PREFIX = "run"
 EVENT_PREFIX = "evt"

@@ -10,6 +10,15 @@ from enum import StrEnum
 
 from agent_session_manager.core.errors import InvalidTransition
 
+__all__ = [
+    "RUN_TRANSITIONS",
+    "SESSION_TRANSITIONS",
+    "RunStatus",
+    "SessionStatus",
+    "check_run_transition",
+    "check_session_transition",
+]
+
 
 class SessionStatus(StrEnum):
     PENDING = "pending"

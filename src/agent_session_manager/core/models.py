@@ -23,6 +23,8 @@ from agent_session_manager.core.lifecycle import (
 )
 from agent_session_manager.core.usage import TokenUsage
 
+__all__ = ["Message", "ProviderHandle", "Run", "Session", "normalize_input"]
+
 
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False, defer_build=True)

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+__all__ = ["DEFAULT_PATTERNS", "DEFAULT_REPLACEMENT", "Redactor", "SecretPattern"]
+
 DEFAULT_REPLACEMENT = "[REDACTED]"
 _MAX_DEPTH = 32
 

@@ -31,6 +31,15 @@ from agent_session_manager.core.lifecycle import RunStatus
 from agent_session_manager.core.models import ProviderHandle
 from agent_session_manager.core.usage import TokenUsage
 
+__all__ = [
+    "ADAPTER_LIFECYCLE",
+    "TRACKED",
+    "Conclusion",
+    "RunTally",
+    "as_run_error",
+    "error_from_event",
+]
+
 #: Event types an adapter reports that are not persisted as they come (see the provider port):
 #: run lifecycle is merged into the manager's own events; session lifecycle and run input are the
 #: manager's alone.

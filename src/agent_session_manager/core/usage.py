@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
+__all__ = ["TokenUsage"]
+
 
 class TokenUsage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)

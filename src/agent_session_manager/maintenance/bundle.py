@@ -33,6 +33,16 @@ from agent_session_manager.core.models import Run, Session
 from agent_session_manager.maintenance.query import iter_events
 from agent_session_manager.store.protocol import SessionStore
 
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "IMPORT_BATCH",
+    "ImportResult",
+    "export_session",
+    "export_session_text",
+    "import_session",
+]
+
 logger = logging.getLogger(__name__)
 
 #: The ``format`` value of a bundle's header line.

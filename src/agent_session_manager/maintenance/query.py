@@ -20,6 +20,17 @@ from agent_session_manager.core.lifecycle import SessionStatus
 from agent_session_manager.core.models import Session
 from agent_session_manager.store.protocol import SessionStore
 
+__all__ = [
+    "EVENT_PAGE",
+    "MAX_LIMIT",
+    "SCAN_PAGE",
+    "SessionPage",
+    "iter_events",
+    "iter_sessions",
+    "json_size",
+    "search_sessions",
+]
+
 #: Sessions read from the store per ``list_sessions`` call while scanning.
 SCAN_PAGE = 200
 #: Events read per ``get_events`` call while scanning a session's log.

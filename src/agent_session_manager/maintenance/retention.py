@@ -42,6 +42,19 @@ from agent_session_manager.core.models import Run, Session
 from agent_session_manager.maintenance.query import iter_events, iter_sessions, json_size
 from agent_session_manager.store.protocol import SessionStore
 
+__all__ = [
+    "PROTECTED_EVENT_TYPES",
+    "PRUNE_FIRST_TYPES",
+    "EventPruning",
+    "RetentionPolicy",
+    "RetentionReport",
+    "RunDeletion",
+    "SessionDeletion",
+    "apply_retention",
+    "clean_orphaned_artifacts",
+    "plan_retention",
+]
+
 logger = logging.getLogger(__name__)
 
 #: Event types never pruned by ``max_events_per_session``.

@@ -22,6 +22,8 @@ from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.maintenance.query import iter_sessions
 from agent_session_manager.store.protocol import SessionStore
 
+__all__ = ["UNKNOWN_PROVIDER", "UsageGrouping", "UsageReport", "UsageRow", "usage_summary"]
+
 #: The group name of runs that record no provider.
 UNKNOWN_PROVIDER = "unknown"
 

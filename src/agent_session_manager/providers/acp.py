@@ -2,7 +2,8 @@
 
 Each run starts the agent command (``claude-code-acp``, ``codex-acp``, ``gemini --acp``, ...) in
 its own process group through the shared process module and talks JSON-RPC to it with the
-``agent-client-protocol`` package (imported lazily, only when a run starts): ``initialize``, then
+``agent-client-protocol`` package (imported lazily, only when a run starts; without the ``acp``
+extra the run fails with ``MissingDependency`` naming the install command): ``initialize``, then
 ``session/new`` (or ``session/load`` with the ACP session id kept as the provider handle, for
 native resume), an optional ``session/set_mode`` for the permission mode, and ``session/prompt``.
 :class:`ACPUpdateParser` turns the ``session/update`` notifications (agent message and thought
@@ -29,6 +30,7 @@ import orjson
 from agent_session_manager.core.capabilities import Capability, CapabilityType
 from agent_session_manager.core.errors import ProviderError, ValidationError
 from agent_session_manager.core.events import EventType
+from agent_session_manager.core.extras import install_hint
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers._events import (
     CONTEXT_USAGE_UPDATED,
@@ -49,7 +51,9 @@ if TYPE_CHECKING:
     from acp.client.connection import ClientSideConnection
 
 __all__ = [
+    "CANCEL_GRACE_S",
     "MODE_PREFERENCES",
+    "SETUP_TIMEOUT_S",
     "ACPAdapter",
     "ACPUpdateParser",
     "decide_permission",
@@ -506,6 +510,11 @@ class ACPAdapter:
             logger.debug("ACP has no turn limit; max_turns=%s is ignored", options.max_turns)
         cwd = _absolute(options.cwd)
         env = {**os.environ, **options.env}
+        # The package is imported here, not at module import (0.5-0.7 s with mcp), and before
+        # the agent starts, so a missing extra fails the run with the install command and no
+        # process is spawned for nothing.
+        with install_hint("the ACP adapter"):
+            import acp  # noqa: F401
         process = await CLIProcess.spawn(self._argv, cwd=cwd, env=env, interactive=True)
         run = _Run(process)
         self._runs[request.run_id] = run
@@ -542,8 +551,9 @@ class ACPAdapter:
         transport: _ProcessTransport,
         cwd: str,
     ) -> None:
-        from acp import PROTOCOL_VERSION, RequestError, connect_to_agent, text_block
-        from acp.schema import ClientCapabilities, Implementation
+        with install_hint("the ACP adapter"):
+            from acp import PROTOCOL_VERSION, RequestError, connect_to_agent, text_block
+            from acp.schema import ClientCapabilities, Implementation
 
         conn = connect_to_agent(client, transport)  # type: ignore[arg-type]
         run.conn = conn

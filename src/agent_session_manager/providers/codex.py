@@ -35,7 +35,7 @@ from agent_session_manager.providers.protocol import (
     RunRequest,
 )
 
-__all__ = ["PERMISSION_FLAGS", "CodexAdapter", "CodexStreamParser", "codex_usage"]
+__all__ = ["PERMISSION_FLAGS", "CodexAdapter", "CodexStreamParser", "codex_usage", "rollout_usage"]
 
 logger = logging.getLogger(__name__)
 

@@ -28,6 +28,8 @@ from agent_session_manager.core.capabilities import Capability
 from agent_session_manager.core.models import Message as Message
 from agent_session_manager.core.options import PermissionMode as PermissionMode
 
+__all__ = ["AdapterOptions", "ProviderAdapter", "ProviderEvent", "RunRequest"]
+
 
 class AdapterOptions(BaseModel):
     """Options shared by every adapter. ``extra`` passes provider-native options through."""

@@ -20,6 +20,8 @@ import orjson
 from agent_session_manager.core.errors import ValidationError
 from agent_session_manager.providers.scripted import Scenario
 
+__all__ = ["default_reply_scenario", "load_scenario", "parse_scenario"]
+
 _TOP_LEVEL_KEYS = frozenset({"model", "stop_reason", "steps", "description"})
 
 

@@ -20,6 +20,8 @@ from agent_session_manager.core.events import EventType
 from agent_session_manager.core.ids import new_id
 from agent_session_manager.providers.protocol import ProviderEvent, RunRequest
 
+__all__ = ["Scenario", "ScenarioSource", "ScriptedAdapter"]
+
 
 @dataclass(frozen=True, slots=True)
 class _Delay:

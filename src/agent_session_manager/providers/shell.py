@@ -27,7 +27,7 @@ from agent_session_manager.providers._cli_adapter import CLIRuns
 from agent_session_manager.providers._process import CLIProcess
 from agent_session_manager.providers.protocol import PermissionMode, ProviderEvent, RunRequest
 
-__all__ = ["MAX_OUTPUT_CHARS", "ShellAdapter"]
+__all__ = ["MAX_OUTPUT_CHARS", "STDERR_DETAIL_CHARS", "ShellAdapter"]
 
 #: How much of stdout is kept for ``tool_output`` / the final message (the tail; every chunk
 #: is streamed as it comes regardless).

@@ -29,6 +29,8 @@ from agent_session_manager.rendering._text import (
     text_field,
 )
 
+__all__ = ["PREVIEW_CHARS", "CompactRenderer"]
+
 #: Characters of a preview (message content, tool output, error message).
 PREVIEW_CHARS = 120
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from agent_session_manager.core.events import Event
 
+__all__ = ["PassthroughRenderer"]
+
 
 class PassthroughRenderer:
     """Counts events and returns ``""`` for each of them and for :meth:`finish`."""

@@ -20,6 +20,8 @@ from agent_session_manager.rendering.passthrough import PassthroughRenderer
 from agent_session_manager.rendering.protocol import Renderer
 from agent_session_manager.rendering.sinks import Sink
 
+__all__ = ["RenderPipeline", "RenderSummary", "render_events"]
+
 logger = logging.getLogger(__name__)
 
 

@@ -10,6 +10,8 @@ from typing import Protocol, runtime_checkable
 
 from agent_session_manager.core.events import Event
 
+__all__ = ["Renderer"]
+
 
 @runtime_checkable
 class Renderer(Protocol):

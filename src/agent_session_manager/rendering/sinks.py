@@ -44,6 +44,16 @@ from agent_session_manager.rendering._text import (
     to_text,
 )
 
+__all__ = [
+    "CallbackSink",
+    "FileSink",
+    "JSONLSink",
+    "Sink",
+    "TTYSink",
+    "compact_record",
+    "strip_ansi",
+]
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*[mABCDHJK]")
 _LONE_CR = re.compile(r"\r(?!\n)")
 

@@ -25,6 +25,8 @@ from agent_session_manager.rendering._text import (
     style,
 )
 
+__all__ = ["VALUE_CHARS", "VerboseRenderer"]
+
 #: Characters of one value before it is cut.
 VALUE_CHARS = 200
 

@@ -23,6 +23,8 @@ from agent_session_manager.core.models import Run, Session
 from agent_session_manager.manager import SessionManager
 from agent_session_manager.runtime.session_server import SessionServer
 
+__all__ = ["INTERRUPT_CAPABILITY", "ControlOperations", "ControlRecord", "SupportsInterrupt"]
+
 logger = logging.getLogger(__name__)
 
 #: The capability name an adapter declares (any capability type) when it supports interrupt.

@@ -18,6 +18,13 @@ from dataclasses import dataclass
 
 from agent_session_manager.core.errors import ConcurrencyError, ValidationError
 
+__all__ = [
+    "DEFAULT_MAX_PARALLEL_RUNS",
+    "DEFAULT_MAX_PARALLEL_SESSIONS",
+    "ConcurrencyLimiter",
+    "LimiterStatus",
+]
+
 #: Defaults: at most this many sessions / runs hold a slot at once (``None`` = unlimited).
 DEFAULT_MAX_PARALLEL_SESSIONS = 100
 DEFAULT_MAX_PARALLEL_RUNS = 50

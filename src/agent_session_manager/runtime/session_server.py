@@ -41,6 +41,14 @@ from agent_session_manager.providers.protocol import AdapterOptions
 from agent_session_manager.runtime.limiter import ConcurrencyLimiter
 from agent_session_manager.store.follow import follow_events
 
+__all__ = [
+    "DEFAULT_MAX_QUEUED_RUNS",
+    "DEFAULT_RETAINED_RESULTS",
+    "ServerStatus",
+    "SessionServer",
+    "Subscription",
+]
+
 logger = logging.getLogger(__name__)
 
 #: Queued (not yet started) runs a server accepts before ``submit_run`` refuses more.
@@ -173,15 +181,38 @@ class SessionServer:
         system_prompt: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         tags: Sequence[str] = (),
-        **kwargs: Any,
+        max_concurrent_runs: int = 1,
+        max_queued_runs: int = DEFAULT_MAX_QUEUED_RUNS,
+        limiter: ConcurrencyLimiter | None = None,
+        slot_timeout: float | None = None,
+        options: AdapterOptions | None = None,
+        timeout: float | UseDefault | None = USE_DEFAULT_TIMEOUT,
+        on_event: EventCallback | None = None,
+        retained_results: int = DEFAULT_RETAINED_RESULTS,
     ) -> SessionServer:
-        """Start a server for ``session_id`` (activated if pending), or for a new session."""
+        """Start a server for ``session_id`` (activated if pending), or for a new session.
+
+        ``agent_id``, ``system_prompt``, ``metadata`` and ``tags`` describe the new session;
+        the other keyword arguments are the constructor's, repeated (not ``**kwargs``) so they
+        are typed and documented here; a test fails when the two lists drift apart.
+        """
         if session_id is None:
             session = await manager.start_session(
                 agent_id, system_prompt=system_prompt, metadata=metadata, tags=tags
             )
             session_id = session.id
-        server = cls(manager, session_id, **kwargs)
+        server = cls(
+            manager,
+            session_id,
+            max_concurrent_runs=max_concurrent_runs,
+            max_queued_runs=max_queued_runs,
+            limiter=limiter,
+            slot_timeout=slot_timeout,
+            options=options,
+            timeout=timeout,
+            on_event=on_event,
+            retained_results=retained_results,
+        )
         await server.start()
         return server
 

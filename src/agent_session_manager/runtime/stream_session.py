@@ -27,6 +27,8 @@ from agent_session_manager.providers.protocol import AdapterOptions, ProviderAda
 from agent_session_manager.store.memory import InMemorySessionStore
 from agent_session_manager.store.protocol import SessionStore
 
+__all__ = ["DEFAULT_BUFFER", "StreamSession", "open_stream", "stream_session"]
+
 logger = logging.getLogger(__name__)
 
 #: Events buffered between the run and a slower consumer before the run waits.

@@ -1,1 +1,3 @@
 """Session stores: the ``SessionStore`` port and its backends (memory, SQLite)."""
+
+__all__: list[str] = []

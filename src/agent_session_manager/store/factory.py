@@ -16,6 +16,8 @@ from agent_session_manager.core.errors import ValidationError
 from agent_session_manager.core.extras import install_hint
 from agent_session_manager.store.protocol import SessionStore
 
+__all__ = ["STORE_ENV_VAR", "SUPPORTED_SCHEMES", "default_store_url", "open_store", "upgrade_store"]
+
 #: Environment variable naming the store URL when none is passed.
 STORE_ENV_VAR = "ASM_STORE"
 #: Spellings ``open_store`` understands.

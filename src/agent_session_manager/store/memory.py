@@ -39,6 +39,8 @@ from agent_session_manager.store._common import (
 from agent_session_manager.store._notify import SessionNotifier
 from agent_session_manager.store.protocol import StorageStats
 
+__all__ = ["InMemorySessionStore"]
+
 
 class InMemorySessionStore:
     """A ``SessionStore`` kept in process memory."""

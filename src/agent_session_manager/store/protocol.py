@@ -38,6 +38,8 @@ from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 
+__all__ = ["COUNT_PAGE", "ReportsStorage", "SessionStore", "StorageStats", "storage_stats"]
+
 
 @runtime_checkable
 class SessionStore(Protocol):

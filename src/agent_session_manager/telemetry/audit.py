@@ -22,6 +22,8 @@ from agent_session_manager.core.events import (
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.telemetry.protocol import RunObserver
 
+__all__ = ["AUDIT_EVENT_TYPES", "AuditCallback", "AuditLog", "audit_logger"]
+
 logger = logging.getLogger(__name__)
 audit_logger = logging.getLogger("agent_session_manager.audit")
 

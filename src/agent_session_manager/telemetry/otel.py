@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import Span, TracerProvider
 
+__all__ = ["INSTRUMENTATION_NAME", "MAX_OPEN_SESSION_SPANS", "Telemetry", "default_telemetry"]
+
 INSTRUMENTATION_NAME = "agent_session_manager"
 #: Open session spans kept at most; the oldest is ended when more sessions start.
 MAX_OPEN_SESSION_SPANS = 10_000

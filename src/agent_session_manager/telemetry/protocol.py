@@ -16,6 +16,8 @@ from typing import Protocol
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.models import Run, Session
 
+__all__ = ["CompositeInstrumentation", "Instrumentation", "RunObserver", "resolve_instrumentation"]
+
 
 class RunObserver(Protocol):
     """Per-run hooks. ``wants_events`` false means :meth:`event_stored` is never called (the

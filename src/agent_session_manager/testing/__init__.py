@@ -4,3 +4,5 @@
 ``SessionStore`` backend must pass; subclass it in your tests to check your own store. Modules
 here may import pytest and Hypothesis; the library proper never imports this package.
 """
+
+__all__: list[str] = []

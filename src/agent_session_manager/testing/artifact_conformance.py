@@ -20,6 +20,8 @@ from agent_session_manager.artifacts.protocol import (
 )
 from agent_session_manager.core.errors import NotFoundError, ValidationError
 
+__all__ = ["BAD_KEYS", "CONFORMANCE_MAX_BYTES", "ArtifactStoreConformance"]
+
 #: The ``max_bytes`` the ``artifacts`` fixture must give its store (the size-limit tests put
 #: values just under and just over it).
 CONFORMANCE_MAX_BYTES = 64 * 1024

@@ -25,7 +25,19 @@ import pytest
 
 from agent_session_manager.store.urls import hide_password
 
-T = TypeVar("T")
+__all__ = [
+    "DEFAULT_POSTGRES_URL",
+    "POSTGRES_URL_ENV",
+    "STORE_TABLES",
+    "in_ci",
+    "postgres_server_url",
+    "postgres_url_or_skip",
+    "reset_database",
+    "temporary_database",
+    "with_database",
+]
+
+_T = TypeVar("_T")
 
 #: Environment variable naming the PostgreSQL server the tests use.
 POSTGRES_URL_ENV = "ASM_TEST_POSTGRES_URL"
@@ -113,7 +125,7 @@ def _dsn(url: str) -> str:
     return f"postgresql://{rest}" if scheme.lower().startswith("postgres") else url
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def _run(coro: Coroutine[Any, Any, _T]) -> _T:
     """Run ``coro`` on a fresh event loop in a worker thread (safe inside a running loop)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()

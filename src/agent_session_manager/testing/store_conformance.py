@@ -34,6 +34,8 @@ from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store.protocol import ReportsStorage, SessionStore
 from agent_session_manager.testing._store_children import PROCESS_APPENDS
 
+__all__ = ["CRASH_KILLS", "HANG_GUARD_S", "InjectedFailure", "SessionStoreConformance"]
+
 #: Upper bound for anything that should happen "at once"; only there to stop a hang, never a
 #: performance assertion (the benchmarks measure speed).
 HANG_GUARD_S = 20.0

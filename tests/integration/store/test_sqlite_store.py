@@ -217,8 +217,23 @@ async def test_opening_at_head_does_not_import_sqlalchemy_or_alembic(tmp_path: P
 async def test_unusable_file_raises_storage_error(tmp_path: Path) -> None:
     path = tmp_path / "garbage.db"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StorageError):
+    with pytest.raises(StorageError) as caught:
         await SQLiteSessionStore.open(path)
+    assert caught.value.code == "storage_connection_failed"
+    assert caught.value.details == {"path": str(path)}
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+
+
+async def test_a_folder_in_place_of_the_file_fails_to_open_as_a_connection_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    path.mkdir()
+    with pytest.raises(StorageError, match="cannot open SQLite store at") as caught:
+        await SQLiteSessionStore.open(path)
+    assert caught.value.code == "storage_connection_failed"
+    assert caught.value.retryable
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
 
 
 # -- durability and configuration ---------------------------------------------------------------

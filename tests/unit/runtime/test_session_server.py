@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import math
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,6 +34,25 @@ from agent_session_manager.core.run_tally import error_from_event as _error_from
 from agent_session_manager.runtime import ConcurrencyLimiter, SessionServer
 
 pytestmark = pytest.mark.timeout(20)
+
+#: ``SessionServer.open``'s own keyword arguments: they describe the session it creates.
+_NEW_SESSION = ("agent_id", "system_prompt", "metadata", "tags")
+
+
+def test_open_takes_the_constructors_keyword_arguments() -> None:
+    """``open`` repeats the constructor's keyword-only parameters (typed, no ``**kwargs``), so
+    a parameter added to, renamed in or changed in one and not the other fails here."""
+
+    def keyword_only(function: Any) -> list[inspect.Parameter]:
+        parameters = inspect.signature(function).parameters.values()
+        return [p for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+    opened = [p for p in keyword_only(SessionServer.open) if p.name not in _NEW_SESSION]
+    assert opened == keyword_only(SessionServer.__init__)
+    assert not any(
+        p.kind is inspect.Parameter.VAR_KEYWORD
+        for p in inspect.signature(SessionServer.open).parameters.values()
+    )
 
 
 def _manager(scenarios: Any = None) -> SessionManager:

@@ -27,6 +27,8 @@ from agent_session_manager.cli.commands._filters import ArtifactsOption
 if TYPE_CHECKING:
     from agent_session_manager.store.protocol import SessionStore
 
+__all__ = ["export", "import_", "open_with_artifacts"]
+
 
 @contextlib.asynccontextmanager
 async def open_with_artifacts(

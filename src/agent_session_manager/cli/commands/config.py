@@ -13,6 +13,8 @@ from agent_session_manager.cli import _output
 from agent_session_manager.cli._options import JsonOption
 from agent_session_manager.cli._runtime import UsageError, state
 
+__all__ = ["app", "show"]
+
 app = typer.Typer(
     name="config",
     help="Show the effective configuration.",

@@ -23,6 +23,8 @@ from agent_session_manager.cli._runtime import (
 )
 from agent_session_manager.store.urls import hide_password
 
+__all__ = ["app", "stats", "upgrade"]
+
 app = typer.Typer(
     name="db",
     help="The store's database: schema upgrades and storage statistics.",

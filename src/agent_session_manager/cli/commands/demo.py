@@ -14,6 +14,8 @@ from agent_session_manager.cli._live import LivePrinter
 from agent_session_manager.cli._options import StoreOption
 from agent_session_manager.cli._runtime import describe_store, open_cli_store, run_async
 
+__all__ = ["demo"]
+
 
 def demo(store: StoreOption = None) -> None:
     """Play a short scripted coding session into the store, rendered live, then summarise it.

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from agent_session_manager.core.events import Event
     from agent_session_manager.rendering import Renderer
 
+__all__ = ["events"]
+
 
 def events(
     session_id: Annotated[str, typer.Argument(metavar="SESSION_ID", help="Session id (ses_…).")],

@@ -20,6 +20,8 @@ from agent_session_manager.cli.commands._filters import ArtifactsOption
 if TYPE_CHECKING:
     from agent_session_manager.maintenance.retention import RetentionPolicy, RetentionReport
 
+__all__ = ["prune"]
+
 
 def prune(
     ttl_days: Annotated[

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from agent_session_manager.providers.protocol import AdapterOptions, ProviderAdapter
     from agent_session_manager.store.protocol import SessionStore
 
+__all__ = ["execute_prompt", "exit_code", "run"]
+
 
 def run(
     prompt: Annotated[

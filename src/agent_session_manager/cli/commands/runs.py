@@ -17,6 +17,8 @@ from agent_session_manager.cli._runtime import open_cli_store, run_async
 if TYPE_CHECKING:
     from agent_session_manager.core.models import Run
 
+__all__ = ["app", "list_runs", "show_run"]
+
 app = typer.Typer(
     name="runs", help="List and show runs.", no_args_is_help=True, add_completion=False
 )

@@ -24,6 +24,8 @@ from agent_session_manager.cli.commands._filters import (
 if TYPE_CHECKING:
     from datetime import datetime
 
+__all__ = ["search"]
+
 
 def search(
     text: Annotated[

@@ -30,6 +30,15 @@ if TYPE_CHECKING:
     from agent_session_manager.core.models import Run, Session
     from agent_session_manager.providers.protocol import ProviderAdapter
 
+__all__ = [
+    "app",
+    "create_session",
+    "delete_sessions",
+    "list_sessions",
+    "print_runs_table",
+    "show_session",
+]
+
 app = typer.Typer(
     name="sessions",
     help="List, show and create sessions.",

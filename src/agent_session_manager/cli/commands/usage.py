@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
     from agent_session_manager.maintenance.usage import UsageReport, UsageRow
 
+__all__ = ["usage"]
+
 
 def usage(
     by: Annotated[

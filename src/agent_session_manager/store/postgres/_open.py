@@ -40,12 +40,21 @@ async def _connect(dsn: str, timeout: float, *, writer: bool = False) -> asyncpg
             server_settings=_WRITER_SETTINGS if writer else _SERVER_SETTINGS,
         )
     except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError) as exc:
-        raise StorageError(
-            f"cannot connect to PostgreSQL: {exc}",
-            code="storage_connection_failed",
-            details={"postgres_error": type(exc).__name__},
-        ) from exc
+        raise connect_error(exc) from exc
     return conn
+
+
+def connect_error(exc: BaseException) -> StorageError:
+    """No connection to the server: always ``storage_connection_failed``. The message leaves
+    the DSN out (it may hold a password); the shared write/read mapping is
+    ``store/sql/errors.py``."""
+    error = StorageError(
+        f"cannot connect to PostgreSQL: {exc}",
+        code="storage_connection_failed",
+        details={"postgres_error": type(exc).__name__},
+    )
+    error.__cause__ = exc
+    return error
 
 
 async def prepare_schema(dsn: str, *, timeout: float = 30.0) -> tuple[str | None, str]:

@@ -25,6 +25,7 @@ from agent_session_manager.store.sql.codec import (
     event_from_row,
     event_row,
 )
+from agent_session_manager.store.sql.errors import SQLErrors
 from agent_session_manager.store.sql.filters import (
     Dialect,
     RunRow,
@@ -217,19 +218,15 @@ def _event_item(event: object) -> _Item:
     return item
 
 
-def _storage_error(exc: BaseException, doing: str) -> StorageError:
-    lost = isinstance(exc, _CONNECTION_LOST)
-    error = StorageError(
-        f"PostgreSQL failed to {doing}: {exc}",
-        code="storage_connection_failed" if lost else "storage_write_failed",
-        details={"postgres_error": type(exc).__name__},
-    )
-    error.__cause__ = exc
-    return error
+def _connection_lost(exc: BaseException) -> bool:
+    return isinstance(exc, _CONNECTION_LOST)
 
 
-def _closed_error() -> StorageError:
-    return StorageError("the PostgreSQL session store is closed", code="storage_error")
+#: What this store's errors say (``store/sql/errors.py`` maps them): a lost connection is a
+#: failed connection (retryable), anything else a failed write.
+POSTGRES_ERRORS: Final = SQLErrors(
+    "PostgreSQL", "postgres_error", connection_failed=_connection_lost
+)
 
 
 async def _insert_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:

@@ -23,11 +23,12 @@ from agent_session_manager.store.postgres._open import _connect
 from agent_session_manager.store.postgres._ops import (
     _CONNECTION_LOST,
     _RACES,
+    POSTGRES_ERRORS,
     LookUpFirst,
     _append_groups,
     _Item,
-    _storage_error,
 )
+from agent_session_manager.store.sql.errors import storage_error
 
 #: Most requests committed in one transaction.
 MAX_BATCH_REQUESTS: Final = 1000
@@ -145,7 +146,7 @@ class _Writer:
                     await self._run_batch(batch)
                 except BaseException as exc:  # never leave a caller hanging
                     for request in batch:
-                        _settle(request, None, _storage_error(exc, "write"))
+                        _settle(request, None, storage_error(POSTGRES_ERRORS, exc, "write"))
                     if not isinstance(exc, Exception):
                         raise
 
@@ -186,14 +187,14 @@ class _Writer:
                         continue
                     # The commit may or may not have happened; retrying by event id is safe.
                     for request in batch:
-                        _settle(request, None, _storage_error(exc, "write"))
+                        _settle(request, None, storage_error(POSTGRES_ERRORS, exc, "write"))
                     return
                 if len(batch) > 1:  # find the culprit: run each request alone
                     for request in batch:
                         await self._run_batch([request])
                     return
                 if isinstance(exc, asyncpg.PostgresError):
-                    exc = _storage_error(exc, "write")
+                    exc = storage_error(POSTGRES_ERRORS, exc, "write")
                 _settle(batch[0], None, exc)
                 return
             self.transactions += 1
@@ -206,7 +207,11 @@ class _Writer:
                 self._notifier.notify(session_id)
             return
         for request in batch:
-            _settle(request, None, _storage_error(last_race or RuntimeError("race"), "write"))
+            _settle(
+                request,
+                None,
+                storage_error(POSTGRES_ERRORS, last_race or RuntimeError("race"), "write"),
+            )
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
@@ -252,7 +257,7 @@ class _Writer:
                 if isinstance(exc, asyncpg.exceptions.ForeignKeyViolationError):
                     exc = ValidationError(f"unknown session: {exc}")
                 elif isinstance(exc, asyncpg.PostgresError):
-                    exc = _storage_error(exc, "write")
+                    exc = storage_error(POSTGRES_ERRORS, exc, "write")
                 outcome.errors[index] = exc
                 continue
             outcome.touched |= touched

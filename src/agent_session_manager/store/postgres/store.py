@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import asyncpg
 
-from agent_session_manager.core.errors import RunNotFound, SessionNotFound, StorageError
+from agent_session_manager.core.errors import RunNotFound, SessionNotFound
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
@@ -34,6 +34,7 @@ from agent_session_manager.store.postgres._open import (
     _SERVER_SETTINGS,
     _connect,
     asyncpg_dsn,
+    connect_error,
     prepare_schema,
 )
 from agent_session_manager.store.postgres._ops import (
@@ -41,9 +42,9 @@ from agent_session_manager.store.postgres._ops import (
     _DELETE_RUNS,
     _SESSION_EVENTS,
     POSTGRES,
+    POSTGRES_ERRORS,
     _append_or_raise,
     _check_runs_open,
-    _closed_error,
     _delete_session,
     _event_item,
     _move_run,
@@ -57,6 +58,7 @@ from agent_session_manager.store.sql.codec import (
     COUNT_COLUMNS,
     session_events,
 )
+from agent_session_manager.store.sql.errors import closed_error, read_error
 from agent_session_manager.store.sql.filters import (
     event_filters,
     run_filters,
@@ -67,6 +69,8 @@ from agent_session_manager.store.sql.filters import (
 
 if TYPE_CHECKING:
     from asyncpg.pool import Pool
+
+__all__ = ["READERS", "STORE_TABLES", "PostgresSessionStore"]
 
 #: The tables a store's data lives in (``store/sql/schema.py`` and Alembic's version table), which
 #: ``storage_stats`` sizes; looked up on the connection's ``search_path`` like every query.
@@ -155,9 +159,7 @@ class PostgresSessionStore:
         except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
             for conn in writer_conns:
                 await conn.close()
-            raise StorageError(
-                f"cannot connect to PostgreSQL: {exc}", code="storage_connection_failed"
-            ) from exc
+            raise connect_error(exc) from exc
         return cls(dsn, pool, writer_conns, _after_insert=_after_insert)
 
     @property
@@ -192,7 +194,7 @@ class PostgresSessionStore:
     # -- plumbing -------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
-            raise _closed_error()
+            raise closed_error(POSTGRES_ERRORS)
 
     async def _write(self, request: _Request) -> Any:
         self._check_open()
@@ -208,12 +210,8 @@ class PostgresSessionStore:
             rows: list[asyncpg.Record] = await self._pool.fetch(sql, *args)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             if self._closed:
-                raise _closed_error() from exc
-            raise StorageError(
-                f"PostgreSQL read failed: {exc}",
-                code="storage_error",
-                details={"postgres_error": type(exc).__name__},
-            ) from exc
+                raise closed_error(POSTGRES_ERRORS) from exc
+            raise read_error(POSTGRES_ERRORS, exc) from exc
         return rows
 
     # -- sessions -------------------------------------------------------------------------

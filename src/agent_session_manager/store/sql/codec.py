@@ -25,6 +25,24 @@ from agent_session_manager.store._idcodec import (
     encode_id,
 )
 
+__all__ = [
+    "COUNT_COLUMNS",
+    "EPOCH",
+    "EVENTS_JOIN",
+    "EVENT_COLUMNS",
+    "MICROSECOND",
+    "SESSION_EVENT_COLUMNS",
+    "EventRow",
+    "dump_record",
+    "event_from_row",
+    "event_row",
+    "from_micros",
+    "run_status",
+    "session_events",
+    "session_status",
+    "to_micros",
+]
+
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND: Final = timedelta(microseconds=1)
 

@@ -34,6 +34,20 @@ from agent_session_manager.store.sql.codec import (
     to_micros,
 )
 
+__all__ = [
+    "Dialect",
+    "Query",
+    "RunRow",
+    "SessionRow",
+    "TextCheck",
+    "event_filters",
+    "run_filters",
+    "run_row",
+    "session_events_sql",
+    "session_filters",
+    "session_row",
+]
+
 #: A backend's check of a text value: ``(value, what it is, the column's width or None)`` → the
 #: value, or :class:`ValidationError`.
 TextCheck = Callable[[object, str, int | None], str]

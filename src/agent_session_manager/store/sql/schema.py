@@ -27,6 +27,15 @@ from sqlalchemy import (
     Text,
 )
 
+__all__ = [
+    "NAMING_CONVENTION",
+    "asm_events",
+    "asm_runs",
+    "asm_session_sequences",
+    "asm_sessions",
+    "metadata",
+]
+
 #: Constraint names are fixed so migrations on every backend can refer to them.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

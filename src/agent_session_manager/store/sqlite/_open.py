@@ -95,17 +95,22 @@ def _prepare(where: str | os.PathLike[str]) -> tuple[Path, sqlite3.Connection]:
             raise
         return path, conn
     except sqlite3.Error as exc:
-        raise StorageError(
-            f"cannot open SQLite store at {path}: {exc}",
-            code="storage_connection_failed",
-            details={"path": str(path)},
-        ) from exc
+        raise open_error(path, exc) from exc
     except OSError as exc:
-        raise StorageError(
-            f"cannot create SQLite store at {path}: {exc}",
-            code="storage_connection_failed",
-            details={"path": str(path)},
-        ) from exc
+        raise open_error(path, exc, doing="create") from exc
+
+
+def open_error(path: Path, exc: BaseException, *, doing: str = "open") -> StorageError:
+    """The store at ``path`` could not be opened (or its folder created): always
+    ``storage_connection_failed``, naming the file rather than the driver (the one thing the
+    caller can fix); the shared write/read mapping is ``store/sql/errors.py``."""
+    error = StorageError(
+        f"cannot {doing} SQLite store at {path}: {exc}",
+        code="storage_connection_failed",
+        details={"path": str(path)},
+    )
+    error.__cause__ = exc
+    return error
 
 
 def _enable_wal(conn: sqlite3.Connection, path: Path) -> None:

@@ -26,6 +26,7 @@ from agent_session_manager.store.sql.codec import (
     event_from_row,
     event_row,
 )
+from agent_session_manager.store.sql.errors import SQLErrors
 from agent_session_manager.store.sql.filters import (
     Dialect,
     RunRow,
@@ -106,13 +107,14 @@ _Op = Callable[[sqlite3.Connection, set[str]], Any]
 _event_row = event_row
 
 
-def _storage_error(exc: sqlite3.Error, doing: str) -> StorageError:
-    busy = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
-    return StorageError(
-        f"SQLite failed to {doing}: {exc}",
-        code="storage_connection_failed" if busy else "storage_write_failed",
-        details={"sqlite_error": type(exc).__name__},
-    )
+def _locked(exc: BaseException) -> bool:
+    """SQLite's write lock stayed taken (another writer held it past the busy timeout)."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+#: What this store's errors say (``store/sql/errors.py`` maps them): a locked database is a
+#: failed connection (retryable), anything else a failed write.
+SQLITE_ERRORS: Final = SQLErrors("SQLite", "sqlite_error", connection_failed=_locked)
 
 
 class _Touched(set[str]):
@@ -129,10 +131,6 @@ class _Touched(set[str]):
         self.pages += other.pages
         for session_id, events in other.fresh.items():
             self.fresh.setdefault(session_id, []).extend(events)
-
-
-def _closed_error() -> StorageError:
-    return StorageError("the SQLite session store is closed", code="storage_error")
 
 
 def _load_events_by_id(conn: sqlite3.Connection, ids: Sequence[bytes]) -> dict[str, Event]:

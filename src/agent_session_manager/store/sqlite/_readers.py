@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-from agent_session_manager.core.errors import StorageError
+from agent_session_manager.store.sql.errors import read_error, storage_error
 from agent_session_manager.store.sqlite._open import _connect
-from agent_session_manager.store.sqlite._ops import _storage_error
+from agent_session_manager.store.sqlite._ops import SQLITE_ERRORS
 
 #: Read connections (and reader threads).
 READERS: Final = 4
@@ -80,12 +80,7 @@ class _Readers:
                         conn = self._connect()
                     result = fn(conn)
                 except sqlite3.Error as exc:
-                    error = StorageError(
-                        f"SQLite read failed: {exc}",
-                        code="storage_error",
-                        details={"sqlite_error": type(exc).__name__},
-                    )
-                    error.__cause__ = exc
+                    error = read_error(SQLITE_ERRORS, exc)
                 except Exception as exc:
                     error = exc
                 # RuntimeError: the caller's loop is closed, nobody waits for the result.
@@ -100,7 +95,7 @@ class _Readers:
         try:
             return _connect(self._path, query_only=True)
         except sqlite3.Error as exc:
-            raise _storage_error(exc, "open a read connection") from exc
+            raise storage_error(SQLITE_ERRORS, exc, "open a read connection") from exc
 
 
 def _resolve_read(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -22,14 +22,14 @@ from typing import Any, Final
 from agent_session_manager.core.errors import StorageError
 from agent_session_manager.core.events import Event
 from agent_session_manager.store._notify import SessionNotifier
+from agent_session_manager.store.sql.errors import closed_error, storage_error
 from agent_session_manager.store.sqlite._checkpointer import CHECKPOINT_PAGES, Checkpointer
 from agent_session_manager.store.sqlite._ops import (
+    SQLITE_ERRORS,
     _append,
     _append_new,
-    _closed_error,
     _EventRow,
     _Op,
-    _storage_error,
     _Touched,
 )
 
@@ -187,7 +187,9 @@ class _Writer:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            self._settle([(r, None, _storage_error(exc, "begin a write")) for r in batch])
+            self._settle(
+                [(r, None, storage_error(SQLITE_ERRORS, exc, "begin a write")) for r in batch]
+            )
             return
         try:
             try:
@@ -210,7 +212,7 @@ class _Writer:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:  # the callers get the original error below
                     logger.exception("SQLite rollback failed too")
-            outcomes = [(r, None, _storage_error(exc, "commit")) for r in batch]
+            outcomes = [(r, None, storage_error(SQLITE_ERRORS, exc, "commit")) for r in batch]
             wake = _Touched()
         self._settle(outcomes)
         if wake:
@@ -247,7 +249,7 @@ class _Writer:
             except queue.Empty:
                 break
             if isinstance(item, _Request):
-                leftovers.append((item, None, _closed_error()))
+                leftovers.append((item, None, closed_error(SQLITE_ERRORS)))
         if leftovers:
             self._settle(leftovers)
 
@@ -307,7 +309,7 @@ def _write_apart(
             conn.execute("ROLLBACK TO asm_request")
             conn.execute("RELEASE asm_request")
             if isinstance(exc, sqlite3.Error):
-                outcomes.append((request, None, _storage_error(exc, "write")))
+                outcomes.append((request, None, storage_error(SQLITE_ERRORS, exc, "write")))
             else:
                 outcomes.append((request, None, exc))
         else:

@@ -38,6 +38,7 @@ from agent_session_manager.store.sql.codec import (
     COUNT_COLUMNS,
     session_events,
 )
+from agent_session_manager.store.sql.errors import closed_error
 from agent_session_manager.store.sql.filters import (
     event_filters,
     run_filters,
@@ -46,14 +47,14 @@ from agent_session_manager.store.sql.filters import (
     session_row,
 )
 from agent_session_manager.store.sqlite._checkpointer import CHECKPOINT_PAGES, Checkpointer
-from agent_session_manager.store.sqlite._open import _connect, _prepare
+from agent_session_manager.store.sqlite._open import _connect, _prepare, open_error
 from agent_session_manager.store.sqlite._ops import (
     _LAST_SEQUENCE,
     _SESSION_EVENTS,
     SQLITE,
+    SQLITE_ERRORS,
     _append,
     _check_runs_open,
-    _closed_error,
     _delete_events,
     _delete_runs,
     _delete_session,
@@ -68,7 +69,9 @@ from agent_session_manager.store.sqlite._ops import (
 from agent_session_manager.store.sqlite._readers import READERS, _Readers
 from agent_session_manager.store.sqlite._writer import _Recent, _Request, _Writer
 
-T = TypeVar("T")
+__all__ = ["SQLiteSessionStore"]
+
+_T = TypeVar("_T")
 
 
 class SQLiteSessionStore:
@@ -149,11 +152,7 @@ class SQLiteSessionStore:
             )
         except sqlite3.Error as exc:
             conn.close()
-            raise StorageError(
-                f"cannot open SQLite store at {resolved}: {exc}",
-                code="storage_connection_failed",
-                details={"path": str(resolved)},
-            ) from exc
+            raise open_error(resolved, exc) from exc
         except BaseException:
             conn.close()
             raise
@@ -187,13 +186,13 @@ class SQLiteSessionStore:
     # -- plumbing -------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
-            raise _closed_error()
+            raise closed_error(SQLITE_ERRORS)
         if not self._writer.alive:
             raise self._writer_stopped()
 
     def _writer_stopped(self) -> StorageError:
         if self._closed:
-            return _closed_error()
+            return closed_error(SQLITE_ERRORS)
         error = StorageError("the SQLite writer thread has stopped", code="storage_error")
         error.__cause__ = self._writer.failure
         return error
@@ -207,11 +206,11 @@ class SQLiteSessionStore:
             raise self._writer_stopped()
         return await future
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _read(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         self._check_open()
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         if not self._readers.submit(fn, future):
-            raise _closed_error()
+            raise closed_error(SQLITE_ERRORS)
         return await future
 
     # -- sessions -------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from pathlib import Path
 from agent_session_manager.testing.fake_model._script import Script, ScriptError
 from agent_session_manager.testing.fake_model._server import FakeModelServer
 
+__all__ = ["main"]
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m agent_session_manager.testing.fake_model --script FILE [--port N] [--log F]``."""

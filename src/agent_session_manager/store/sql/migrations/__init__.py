@@ -22,6 +22,20 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import URL, Connection
 
+__all__ = [
+    "HEAD_REVISION",
+    "KNOWN_REVISIONS",
+    "SCRIPT_LOCATION",
+    "alembic_config",
+    "check_known_revision",
+    "postgres_revision",
+    "render_postgres_sql",
+    "single_revision",
+    "upgrade",
+    "upgrade_postgres",
+    "upgrade_to_head",
+]
+
 logger = logging.getLogger(__name__)
 
 #: The newest revision this code knows; a database at it needs no migration.

@@ -15,6 +15,8 @@ from sqlalchemy.pool import NullPool
 
 from agent_session_manager.store.sql.schema import metadata
 
+__all__ = ["config", "run_migrations_offline", "run_migrations_online"]
+
 config = context.config
 
 
