@@ -62,6 +62,8 @@ from agent_session_manager.store.follow import (
 from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.telemetry import Instrumentation, RunObserver, resolve_instrumentation
 
+__all__ = ["DEFAULT_CANCEL_GRACE", "DEFAULT_RUN_TIMEOUT", "RunResult", "SessionManager"]
+
 logger = logging.getLogger(__name__)
 
 _SESSION_EVENTS = {
