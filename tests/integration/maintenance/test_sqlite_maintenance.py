@@ -19,7 +19,7 @@ from agent_session_manager.maintenance import (
 from agent_session_manager.store.memory import InMemorySessionStore
 from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.store.sqlite import SQLiteSessionStore
-from tests.unit.maintenance._data import T0, add_session, sqlite_pages
+from tests.support.maintenance_data import T0, add_session, sqlite_pages
 
 
 async def snapshot(store: SessionStore, session_id: str) -> tuple[object, ...]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import agent_session_manager
-from tests.unit.docs import _event_table
+from tests.support import event_table
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -93,4 +93,4 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 
 def test_event_table_matches_the_schemas() -> None:
-    assert _event_table.render() in (ROOT / "docs" / "events.md").read_text()
+    assert event_table.render() in (ROOT / "docs" / "events.md").read_text()

@@ -20,7 +20,7 @@ from agent_session_manager.maintenance import (
 )
 from agent_session_manager.store.memory import InMemorySessionStore
 from agent_session_manager.store.protocol import SessionStore
-from tests.unit.maintenance._data import add_session
+from tests.support.maintenance_data import add_session
 
 
 async def snapshot(store: SessionStore, session_id: str) -> tuple[object, ...]:

@@ -20,7 +20,7 @@ from agent_session_manager.maintenance import (
 )
 from agent_session_manager.store.memory import InMemorySessionStore
 from agent_session_manager.store.protocol import SessionStore
-from tests.unit.maintenance._data import T0, UnprunableStore, add_session
+from tests.support.maintenance_data import T0, UnprunableStore, add_session
 
 
 async def all_state(store: SessionStore) -> list[tuple[object, ...]]:
