@@ -13,7 +13,7 @@ from agent_session_manager.testing.artifact_conformance import (
     CONFORMANCE_MAX_BYTES,
     ArtifactStoreConformance,
 )
-from tests.integration.artifacts.conftest import DUMMY_CREDENTIALS
+from tests.support.s3 import DUMMY_CREDENTIALS
 
 
 class TestS3ArtifactConformance(ArtifactStoreConformance):

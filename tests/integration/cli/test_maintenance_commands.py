@@ -14,7 +14,7 @@ from agent_session_manager.core.models import Session
 from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.store.factory import open_store
 from agent_session_manager.store.protocol import SessionStore
-from tests.integration.cli.conftest import CLI
+from tests.support.asm_cli import CLI
 from tests.support.maintenance_data import add_session
 
 NOW = datetime.now(UTC)

@@ -13,7 +13,7 @@ import time
 
 from agent_session_manager.core.lifecycle import RunStatus
 from agent_session_manager.store.protocol import SessionStore
-from tests.integration.cli.conftest import ASM, CLI
+from tests.support.asm_cli import ASM, CLI
 
 
 class Terminal:

@@ -19,8 +19,7 @@ from agent_session_manager.providers.claude import ClaudeAdapter
 from agent_session_manager.providers.protocol import Message, RunRequest
 from agent_session_manager.testing.cli_env import claude_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, rule, text
-
-from .conftest import group_members, wait_group_gone
+from tests.support.process_groups import group_members, wait_group_gone
 
 #: ``asm`` through ``main`` (early spawn applies) and through ``run_cli`` (the normal path).
 EARLY = [sys.executable, "-m", "agent_session_manager.cli"]

@@ -10,8 +10,7 @@ from typing import Any
 
 from agent_session_manager import AdapterOptions, Event, PermissionMode, RunStatus, SessionManager
 from agent_session_manager.providers.shell import ShellAdapter
-
-from .conftest import group_members, ours, wait_group_gone
+from tests.support.process_groups import group_members, ours, wait_group_gone
 
 
 async def _new_session(manager: SessionManager) -> str:

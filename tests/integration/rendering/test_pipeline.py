@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 
-from agent_session_manager import Event, Scenario, ScriptedAdapter, SessionManager
+from agent_session_manager import Scenario, ScriptedAdapter, SessionManager
 from agent_session_manager.rendering import JSONLSink, PassthroughRenderer, render_events
 from agent_session_manager.store.sqlite import SQLiteSessionStore
-
-
-async def _aiter(events: list[Event]) -> AsyncIterator[Event]:
-    for event in events:
-        yield event
+from tests.support.golden_run import aiter_of
 
 
 async def test_jsonl_full_lines_equal_the_stored_json(tmp_path: Path) -> None:
@@ -26,7 +21,7 @@ async def test_jsonl_full_lines_equal_the_stored_json(tmp_path: Path) -> None:
         result = await manager.run_once("go")
         stored = await store.get_events(result.session_id)
         out = io.StringIO()
-        await render_events(_aiter(stored), PassthroughRenderer(), [JSONLSink(stream=out)])
+        await render_events(aiter_of(stored), PassthroughRenderer(), [JSONLSink(stream=out)])
     finally:
         await store.close()
     reopened = await SQLiteSessionStore.open(tmp_path / "s.db")
