@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent_session_manager.store.factory import open_store
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager import SessionStore, open_store
 
 T = TypeVar("T")
 

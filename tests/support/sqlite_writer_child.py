@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager import SQLiteSessionStore
 from agent_session_manager.testing.store_conformance import SessionStoreConformance
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager import SessionStore
 from tests.support.asm_cli import CLI, LineReader, jsonl
 
 TOOLS = {

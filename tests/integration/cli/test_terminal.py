@@ -11,8 +11,7 @@ import sys
 import termios
 import time
 
-from agent_session_manager.core.lifecycle import RunStatus
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager import RunStatus, SessionStore
 from tests.support.asm_cli import ASM, CLI
 
 

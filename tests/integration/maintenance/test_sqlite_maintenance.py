@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent_session_manager.core.events import Event
-from agent_session_manager.maintenance import (
+from agent_session_manager import (
+    Event,
+    InMemorySessionStore,
     RetentionPolicy,
+    SessionStore,
+    SQLiteSessionStore,
     apply_retention,
-    export_session_text,
     import_session,
     plan_retention,
     search_sessions,
     usage_summary,
 )
-from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.protocol import SessionStore
-from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager.maintenance import export_session_text
 from tests.support.maintenance_data import T0, add_session, sqlite_pages
 
 

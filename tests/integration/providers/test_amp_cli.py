@@ -14,12 +14,12 @@ import pytest
 
 from agent_session_manager import (
     AdapterOptions,
+    AmpAdapter,
     InMemorySessionStore,
     PermissionMode,
     RunStatus,
     SessionManager,
 )
-from agent_session_manager.providers.amp import AmpAdapter
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, error, rule, text
 from tests.support.process_groups import ours, wait_group_gone
 from tests.support.provider_scripts import AMP_STUBS, AMP_TITLE_RULE, TOOL_RULES, amp_env

@@ -12,13 +12,13 @@ import pytest
 
 from agent_session_manager import (
     AdapterOptions,
+    CodexAdapter,
     Event,
     InMemorySessionStore,
     PermissionMode,
     RunStatus,
     SessionManager,
 )
-from agent_session_manager.providers.codex import CodexAdapter
 from agent_session_manager.testing.cli_env import codex_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, error, rule, text
 from tests.support.process_groups import ours, wait_group_gone

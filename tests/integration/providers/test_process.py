@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from agent_session_manager.core.errors import ProviderError
+from agent_session_manager import ProviderError
 from agent_session_manager.providers import _process
 from agent_session_manager.providers._cli_adapter import flag_args
 from agent_session_manager.providers._process import CLINotFound, CLIProcess

@@ -7,9 +7,15 @@ from pathlib import Path
 
 import orjson
 
-from agent_session_manager import Scenario, ScriptedAdapter, SessionManager
-from agent_session_manager.rendering import JSONLSink, PassthroughRenderer, render_events
-from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager import (
+    JSONLSink,
+    PassthroughRenderer,
+    Scenario,
+    ScriptedAdapter,
+    SessionManager,
+    SQLiteSessionStore,
+    render_events,
+)
 from tests.support.golden_run import aiter_of
 
 

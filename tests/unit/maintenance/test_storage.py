@@ -3,8 +3,7 @@ has none."""
 
 from __future__ import annotations
 
-from agent_session_manager import StorageStats, storage_stats
-from agent_session_manager.store.memory import InMemorySessionStore
+from agent_session_manager import InMemorySessionStore, StorageStats, storage_stats
 from agent_session_manager.store.postgres import STORE_TABLES
 from agent_session_manager.store.protocol import ReportsStorage
 from agent_session_manager.store.sql.schema import metadata

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from agent_session_manager.core.events import Event
-from agent_session_manager.rendering import CompactRenderer, Renderer, VerboseRenderer
+from agent_session_manager import CompactRenderer, Event, Renderer, VerboseRenderer
 from tests.support.golden_run import GOLDEN, GOLDEN_COLOR, event, golden_events
 
 

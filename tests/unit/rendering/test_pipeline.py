@@ -10,26 +10,23 @@ import orjson
 import pytest
 
 from agent_session_manager import (
-    Event,
-    InMemorySessionStore,
-    Scenario,
-    ScriptedAdapter,
-    SessionManager,
-    ValidationError,
-)
-from agent_session_manager.rendering import (
     CallbackSink,
     CompactRenderer,
+    Event,
     FileSink,
+    InMemorySessionStore,
     JSONLSink,
     Renderer,
     RenderPipeline,
+    Scenario,
+    ScriptedAdapter,
+    SessionManager,
     TTYSink,
+    ValidationError,
     VerboseRenderer,
-    compact_record,
     render_events,
-    strip_ansi,
 )
+from agent_session_manager.rendering import compact_record, strip_ansi
 from tests.support.golden_run import GOLDEN, GOLDEN_COLOR, aiter_of, golden_events
 
 

@@ -14,6 +14,8 @@ import pytest
 from agent_session_manager import (
     ASMError,
     ConcurrencyError,
+    ConcurrencyLimiter,
+    EventType,
     InMemorySessionStore,
     InvalidTransition,
     ProviderError,
@@ -25,12 +27,12 @@ from agent_session_manager import (
     Scenario,
     ScriptedAdapter,
     SessionManager,
+    SessionServer,
     SessionStatus,
     ValidationError,
 )
-from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, EventType
+from agent_session_manager.core.events import TERMINAL_RUN_EVENTS
 from agent_session_manager.core.run_tally import error_from_event as _error_from_event
-from agent_session_manager.runtime import ConcurrencyLimiter, SessionServer
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from agent_session_manager import (
+    AuditLog,
     Event,
     InMemorySessionStore,
     Run,
@@ -22,8 +23,8 @@ from agent_session_manager import (
     ScriptedAdapter,
     Session,
     SessionManager,
+    Telemetry,
 )
-from agent_session_manager.telemetry import AuditLog, Telemetry
 
 _SCENARIO = (
     Scenario()
