@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager import PermissionMode, ValidationError
-from agent_session_manager.config import Settings, explain, load_settings
+from agent_session_manager import PermissionMode, Settings, ValidationError, load_settings
+from agent_session_manager.config import explain
 
 
 @pytest.fixture

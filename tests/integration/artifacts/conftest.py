@@ -12,12 +12,7 @@ from typing import Any
 
 import pytest
 
-DUMMY_CREDENTIALS = {
-    "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",
-    "aws_session_token": "testing",
-    "region_name": "us-east-1",
-}
+from tests.support.s3 import DUMMY_CREDENTIALS
 
 
 @pytest.fixture(scope="session")

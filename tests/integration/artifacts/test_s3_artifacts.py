@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 
-from agent_session_manager.artifacts.s3 import S3ArtifactStore
-from agent_session_manager.core.errors import StorageError
+from agent_session_manager import S3ArtifactStore, StorageError
 from agent_session_manager.testing.artifact_conformance import (
     CONFORMANCE_MAX_BYTES,
     ArtifactStoreConformance,
 )
-from tests.integration.artifacts.conftest import DUMMY_CREDENTIALS
+from tests.support.s3 import DUMMY_CREDENTIALS
 
 
 class TestS3ArtifactConformance(ArtifactStoreConformance):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.cli.conftest import CLI
+from tests.support.asm_cli import CLI
 
 
 def test_config_show_reports_each_layer(cli: CLI) -> None:

@@ -11,8 +11,8 @@ import pytest
 
 from agent_session_manager.store.sql.migrations import HEAD_REVISION
 from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
-from tests.integration.cli.conftest import CLI
-from tests.unit.maintenance._data import sqlite_pages
+from tests.support.asm_cli import CLI
+from tests.support.maintenance_data import sqlite_pages
 
 
 @pytest.fixture

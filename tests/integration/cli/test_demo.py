@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from agent_session_manager.testing.postgres import postgres_url_or_skip, temporary_database
-from tests.integration.cli.conftest import CLI, base_env
+from tests.support.asm_cli import CLI, base_env
 
 
 def test_demo_renders_live_and_summarises(cli: CLI) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.cli.conftest import CLI
+from tests.support.asm_cli import CLI
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent_session_manager.core.events import Event
-from agent_session_manager.core.lifecycle import SessionStatus
-from agent_session_manager.core.models import Session
-from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.store.factory import open_store
-from agent_session_manager.store.protocol import SessionStore
-from tests.integration.cli.conftest import CLI
-from tests.unit.maintenance._data import add_session
+from agent_session_manager import (
+    Event,
+    Session,
+    SessionStatus,
+    SessionStore,
+    TokenUsage,
+    open_store,
+)
+from tests.support.asm_cli import CLI
+from tests.support.maintenance_data import add_session
 
 NOW = datetime.now(UTC)
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tests.integration.cli.conftest import CLI, LineReader, jsonl, make_cli
+from tests.support.asm_cli import CLI, LineReader, jsonl, make_cli
 
 TOOLS = {
     "steps": [

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from agent_session_manager.store.protocol import SessionStore
-from tests.integration.cli.conftest import CLI, LineReader, jsonl
+from agent_session_manager import SessionStore
+from tests.support.asm_cli import CLI, LineReader, jsonl
 
 TOOLS = {
     "model": "m-test",

@@ -11,9 +11,8 @@ import sys
 import termios
 import time
 
-from agent_session_manager.core.lifecycle import RunStatus
-from agent_session_manager.store.protocol import SessionStore
-from tests.integration.cli.conftest import ASM, CLI
+from agent_session_manager import RunStatus, SessionStore
+from tests.support.asm_cli import ASM, CLI
 
 
 class Terminal:

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent_session_manager.core.events import Event
-from agent_session_manager.maintenance import (
+from agent_session_manager import (
+    Event,
+    InMemorySessionStore,
     RetentionPolicy,
+    SessionStore,
+    SQLiteSessionStore,
     apply_retention,
-    export_session_text,
     import_session,
     plan_retention,
     search_sessions,
     usage_summary,
 )
-from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.protocol import SessionStore
-from agent_session_manager.store.sqlite import SQLiteSessionStore
-from tests.unit.maintenance._data import T0, add_session, sqlite_pages
+from agent_session_manager.maintenance import export_session_text
+from tests.support.maintenance_data import T0, add_session, sqlite_pages
 
 
 async def snapshot(store: SessionStore, session_id: str) -> tuple[object, ...]:

@@ -24,8 +24,8 @@ from agent_session_manager import (
 from agent_session_manager.providers.acp import ACPAdapter
 from agent_session_manager.testing.cli_env import claude_env, codex_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, error, rule, text
-
-from .conftest import TOOL_RULES, group_members, ours, wait_group_gone
+from tests.support.process_groups import group_members, ours, wait_group_gone
+from tests.support.provider_scripts import TOOL_RULES
 
 Setup = Callable[..., tuple[ACPAdapter, AdapterOptions]]
 

@@ -14,15 +14,15 @@ import pytest
 
 from agent_session_manager import (
     AdapterOptions,
+    AmpAdapter,
     InMemorySessionStore,
     PermissionMode,
     RunStatus,
     SessionManager,
 )
-from agent_session_manager.providers.amp import AmpAdapter
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, error, rule, text
-
-from .conftest import AMP_STUBS, AMP_TITLE_RULE, TOOL_RULES, amp_env, ours, wait_group_gone
+from tests.support.process_groups import ours, wait_group_gone
+from tests.support.provider_scripts import AMP_STUBS, AMP_TITLE_RULE, TOOL_RULES, amp_env
 
 
 def _script(*rules: dict[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,7 @@ from typing import Any
 
 from agent_session_manager.testing.cli_env import claude_env
 from agent_session_manager.testing.fake_model import FakeModelServer, rule, text
-
-from .conftest import AMP_STUBS, AMP_TITLE_RULE, amp_env
+from tests.support.provider_scripts import AMP_STUBS, AMP_TITLE_RULE, amp_env
 
 ASM = [sys.executable, "-m", "agent_session_manager.cli"]
 

@@ -13,14 +13,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent_session_manager import InMemorySessionStore, SessionManager
+from agent_session_manager import (
+    ClaudeAdapter,
+    InMemorySessionStore,
+    Message,
+    RunRequest,
+    SessionManager,
+)
 from agent_session_manager.providers._prestart import prestart
-from agent_session_manager.providers.claude import ClaudeAdapter
-from agent_session_manager.providers.protocol import Message, RunRequest
 from agent_session_manager.testing.cli_env import claude_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, rule, text
-
-from .conftest import group_members, wait_group_gone
+from tests.support.process_groups import group_members, wait_group_gone
 
 #: ``asm`` through ``main`` (early spawn applies) and through ``run_cli`` (the normal path).
 EARLY = [sys.executable, "-m", "agent_session_manager.cli"]

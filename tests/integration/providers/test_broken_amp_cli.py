@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager import InMemorySessionStore, RunStatus, SessionManager
-from agent_session_manager.providers.amp import AmpAdapter
+from agent_session_manager import AmpAdapter, InMemorySessionStore, RunStatus, SessionManager
 
 AMP_LINES = [
     {"type": "system", "subtype": "init", "session_id": "T-1", "tools": ["Bash"]},

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager import InMemorySessionStore, RunStatus, SessionManager
-from agent_session_manager.providers.claude import ClaudeAdapter
-from agent_session_manager.providers.codex import CodexAdapter
+from agent_session_manager import (
+    ClaudeAdapter,
+    CodexAdapter,
+    InMemorySessionStore,
+    RunStatus,
+    SessionManager,
+)
 
 CLAUDE_LINES = [
     {"type": "system", "subtype": "init", "session_id": "sess-1", "model": "m-1", "tools": []},

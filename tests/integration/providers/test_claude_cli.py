@@ -12,17 +12,17 @@ import pytest
 
 from agent_session_manager import (
     AdapterOptions,
+    ClaudeAdapter,
     Event,
     EventType,
     PermissionMode,
     RunStatus,
     SessionManager,
 )
-from agent_session_manager.providers.claude import ClaudeAdapter
 from agent_session_manager.testing.cli_env import claude_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, error, rule, text
-
-from .conftest import TOOL_RULES, group_members, ours, wait_group_gone
+from tests.support.process_groups import group_members, ours, wait_group_gone
+from tests.support.provider_scripts import TOOL_RULES
 
 
 def _options(

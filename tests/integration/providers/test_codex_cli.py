@@ -12,17 +12,17 @@ import pytest
 
 from agent_session_manager import (
     AdapterOptions,
+    CodexAdapter,
     Event,
     InMemorySessionStore,
     PermissionMode,
     RunStatus,
     SessionManager,
 )
-from agent_session_manager.providers.codex import CodexAdapter
 from agent_session_manager.testing.cli_env import codex_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, error, rule, text
-
-from .conftest import TOOL_RULES, ours, wait_group_gone
+from tests.support.process_groups import ours, wait_group_gone
+from tests.support.provider_scripts import TOOL_RULES
 
 
 def _options(

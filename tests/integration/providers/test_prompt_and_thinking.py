@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent_session_manager import AdapterOptions, InMemorySessionStore, SessionManager
-from agent_session_manager.providers.claude import ClaudeAdapter
-from agent_session_manager.providers.codex import CodexAdapter
+from agent_session_manager import (
+    AdapterOptions,
+    ClaudeAdapter,
+    CodexAdapter,
+    InMemorySessionStore,
+    SessionManager,
+)
 from agent_session_manager.testing.cli_env import claude_env, codex_env
 from agent_session_manager.testing.fake_model import FakeModelServer, rule, text, thinking
 

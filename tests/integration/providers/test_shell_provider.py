@@ -8,10 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_session_manager import AdapterOptions, Event, PermissionMode, RunStatus, SessionManager
-from agent_session_manager.providers.shell import ShellAdapter
-
-from .conftest import group_members, ours, wait_group_gone
+from agent_session_manager import (
+    AdapterOptions,
+    Event,
+    PermissionMode,
+    RunStatus,
+    SessionManager,
+    ShellAdapter,
+)
+from tests.support.process_groups import group_members, ours, wait_group_gone
 
 
 async def _new_session(manager: SessionManager) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent_session_manager import (
+    ConcurrencyLimiter,
     Event,
     ProviderEvent,
     RunRequest,
@@ -19,9 +20,9 @@ from agent_session_manager import (
     Scenario,
     ScriptedAdapter,
     SessionManager,
+    SessionServer,
+    SQLiteSessionStore,
 )
-from agent_session_manager.runtime import ConcurrencyLimiter, SessionServer
-from agent_session_manager.store.sqlite import SQLiteSessionStore
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -89,18 +89,6 @@ async def test_closing_the_store_under_a_parked_follower_raises(tmp_path: Path) 
         await asyncio.wait_for(task, _PROMPT)
 
 
-async def _write_from_child(path: str, session_id: str, count: int) -> None:
-    """The child process: append ``count`` events in small bursts, yielding the file between."""
-    store = await SQLiteSessionStore.open(path)
-    try:
-        for start in range(0, count, 7):
-            burst = range(start, min(count, start + 7))
-            await store.append_events([_event(session_id, n, type="custom.child") for n in burst])
-            await asyncio.sleep(0.002)
-    finally:
-        await store.close()
-
-
 async def test_events_appended_by_another_process_arrive_in_order_once(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     store = await SQLiteSessionStore.open(path)
@@ -111,13 +99,10 @@ async def test_events_appended_by_another_process_arrive_in_order_once(tmp_path:
         follower = asyncio.create_task(
             _collect(follow_events(store, session.id, limit=total, page_size=16))
         )
-        code = (
-            "import asyncio, sys\n"
-            "from tests.integration.store.test_follow_sqlite import _write_from_child\n"
-            "asyncio.run(_write_from_child(sys.argv[1], sys.argv[2], int(sys.argv[3])))\n"
-        )
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, str(path), session.id, str(child_count), cwd=ROOT
+            *(sys.executable, "-m", "tests.support.sqlite_writer_child"),
+            *(str(path), session.id, str(child_count)),
+            cwd=ROOT,
         )
         for n in range(own_count):  # this process writes too, interleaved with the child
             await store.append_event(_event(session.id, n, type="custom.parent"))

@@ -11,18 +11,19 @@ from typing import Any
 
 import pytest
 
-from agent_session_manager.artifacts import (
+from agent_session_manager import (
     ArtifactStore,
     CompositeStore,
+    Event,
     FilesystemArtifactStore,
-    session_artifact_key,
+    InMemorySessionStore,
+    Run,
+    RunStatus,
+    Session,
+    SessionNotFound,
+    SessionStore,
 )
-from agent_session_manager.core.errors import SessionNotFound
-from agent_session_manager.core.events import Event
-from agent_session_manager.core.lifecycle import RunStatus
-from agent_session_manager.core.models import Run, Session
-from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager.artifacts import session_artifact_key
 from agent_session_manager.testing.artifact_conformance import (
     CONFORMANCE_MAX_BYTES,
     ArtifactStoreConformance,

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager.artifacts import FilesystemArtifactStore
-from agent_session_manager.core.errors import ValidationError
+from agent_session_manager import FilesystemArtifactStore, ValidationError
 from agent_session_manager.testing.artifact_conformance import (
     CONFORMANCE_MAX_BYTES,
     ArtifactStoreConformance,

@@ -8,8 +8,8 @@ import posixpath
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agent_session_manager import ValidationError
 from agent_session_manager.artifacts._keys import check_key, check_prefix, content_key
-from agent_session_manager.core.errors import ValidationError
 
 _SEGMENT_CHARS = st.sampled_from([*"ab.-_/\\\x00 é✓:~", "..", "//"])
 _KEYS = st.lists(_SEGMENT_CHARS, min_size=0, max_size=12).map("".join)

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from agent_session_manager import ClaudeAdapter, Message, RunRequest
 from agent_session_manager.cli._early import claude_plan, parse_run
 from agent_session_manager.cli._providers import adapter_options
-from agent_session_manager.providers.claude import ClaudeAdapter
-from agent_session_manager.providers.protocol import Message, RunRequest
 
 ENV = {"ASM_CLAUDE_PATH": "/opt/claude", "PATH": "/nonexistent"}
 

@@ -5,13 +5,14 @@ import pytest
 from agent_session_manager import (
     ASMError,
     ErrorCategory,
+    EventType,
     ProviderError,
     RunNotFound,
     ValidationError,
     is_retryable,
 )
 from agent_session_manager.core.errors import ERROR_CODES, error_event_data
-from agent_session_manager.core.events import EventType, validate_event_data
+from agent_session_manager.core.events import validate_event_data
 
 
 def test_codes_have_categories_and_retryable_defaults() -> None:

@@ -2,12 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_session_manager import Event, EventType, ValidationError
-from agent_session_manager.core.events import (
-    EVENT_SCHEMAS,
-    validate_event_data,
-    validate_event_type,
-)
+from agent_session_manager import EVENT_SCHEMAS, Event, EventType, ValidationError
+from agent_session_manager.core.events import validate_event_data, validate_event_type
 
 
 def test_every_canonical_type_has_a_documented_schema() -> None:

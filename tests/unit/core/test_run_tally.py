@@ -10,16 +10,18 @@ from typing import Any
 
 import pytest
 
-from agent_session_manager.core.errors import (
+from agent_session_manager import (
     ASMError,
     ConcurrencyError,
+    EventType,
     ProviderError,
+    Run,
     RunCancelled,
+    RunStatus,
     RunTimeout,
 )
-from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, EventType
-from agent_session_manager.core.lifecycle import RUN_TRANSITIONS, RunStatus
-from agent_session_manager.core.models import Run
+from agent_session_manager.core.events import TERMINAL_RUN_EVENTS
+from agent_session_manager.core.lifecycle import RUN_TRANSITIONS
 from agent_session_manager.core.run_tally import (
     ADAPTER_LIFECYCLE,
     TRACKED,

@@ -9,18 +9,20 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agent_session_manager.artifacts import CompositeStore, FilesystemArtifactStore
-from agent_session_manager.core.errors import SessionNotFound, StorageError, ValidationError
-from agent_session_manager.core.events import Event
-from agent_session_manager.maintenance import (
-    BUNDLE_FORMAT,
+from agent_session_manager import (
+    CompositeStore,
+    Event,
+    FilesystemArtifactStore,
+    InMemorySessionStore,
+    SessionNotFound,
+    SessionStore,
+    StorageError,
+    ValidationError,
     export_session,
-    export_session_text,
     import_session,
 )
-from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.protocol import SessionStore
-from tests.unit.maintenance._data import add_session
+from agent_session_manager.maintenance import BUNDLE_FORMAT, export_session_text
+from tests.support.maintenance_data import add_session
 
 
 async def snapshot(store: SessionStore, session_id: str) -> tuple[object, ...]:

@@ -10,10 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_session_manager.core.events import Event
-from agent_session_manager.core.models import Session
-from agent_session_manager.maintenance import export_session_text, import_session
-from agent_session_manager.store.memory import InMemorySessionStore
+from agent_session_manager import Event, InMemorySessionStore, Session, import_session
+from agent_session_manager.maintenance import export_session_text
 
 _JSON: st.SearchStrategy[Any] = st.recursive(
     st.none()

@@ -6,13 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from agent_session_manager.core.errors import ValidationError
-from agent_session_manager.core.lifecycle import SessionStatus
-from agent_session_manager.core.usage import TokenUsage
+from agent_session_manager import (
+    InMemorySessionStore,
+    SessionStatus,
+    TokenUsage,
+    ValidationError,
+    search_sessions,
+    usage_summary,
+)
 from agent_session_manager.maintenance import query as query_module
-from agent_session_manager.maintenance import search_sessions, usage_summary
-from agent_session_manager.store.memory import InMemorySessionStore
-from tests.unit.maintenance._data import T0, add_session
+from tests.support.maintenance_data import T0, add_session
 
 
 async def test_search_filters_and_pages(monkeypatch: pytest.MonkeyPatch) -> None:

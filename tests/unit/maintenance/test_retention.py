@@ -8,19 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager.artifacts import CompositeStore, FilesystemArtifactStore
-from agent_session_manager.core.errors import SessionNotFound, ValidationError
-from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
-from agent_session_manager.core.models import Run
-from agent_session_manager.maintenance import (
+from agent_session_manager import (
+    CompositeStore,
+    FilesystemArtifactStore,
+    InMemorySessionStore,
     RetentionPolicy,
+    Run,
+    RunStatus,
+    SessionNotFound,
+    SessionStatus,
+    SessionStore,
+    ValidationError,
     apply_retention,
-    clean_orphaned_artifacts,
     plan_retention,
 )
-from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.protocol import SessionStore
-from tests.unit.maintenance._data import T0, UnprunableStore, add_session
+from agent_session_manager.maintenance import clean_orphaned_artifacts
+from tests.support.maintenance_data import T0, UnprunableStore, add_session
 
 
 async def all_state(store: SessionStore) -> list[tuple[object, ...]]:

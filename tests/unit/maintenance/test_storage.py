@@ -3,12 +3,11 @@ has none."""
 
 from __future__ import annotations
 
-from agent_session_manager import StorageStats, storage_stats
-from agent_session_manager.store.memory import InMemorySessionStore
+from agent_session_manager import InMemorySessionStore, StorageStats, storage_stats
 from agent_session_manager.store.postgres import STORE_TABLES
 from agent_session_manager.store.protocol import ReportsStorage
 from agent_session_manager.store.sql.schema import metadata
-from tests.unit.maintenance._data import add_session
+from tests.support.maintenance_data import add_session
 
 
 class SilentStore(InMemorySessionStore):

@@ -24,13 +24,14 @@ from agent_session_manager import (
     ScriptedAdapter,
     SessionManager,
     SessionStatus,
+    SessionStore,
 )
 from agent_session_manager.core.events import TERMINAL_RUN_EVENTS
 
 SECRET = "sk-ant-api03-" + "Z" * 40
 
 
-async def _events(store: InMemorySessionStore, session_id: str) -> list[Event]:
+async def _events(store: SessionStore, session_id: str) -> list[Event]:
     return await store.get_events(session_id)
 
 
@@ -71,7 +72,7 @@ async def test_success_path() -> None:
     assert result.token_usage.total_tokens == 180
     assert result.run.turn_count == 2
     assert result.session.status is SessionStatus.COMPLETED
-    events = await _events(manager.store, result.session_id)  # type: ignore[arg-type]
+    events = await _events(manager.store, result.session_id)
     _assert_one_terminal(events, result.run_id, EventType.RUN_COMPLETED)
     types = [e.type for e in events]
     assert types[:4] == ["session_created", "session_started", "message_sent", "run_started"]
@@ -94,7 +95,7 @@ async def test_adapter_raises() -> None:
     assert result.error is not None
     assert result.error.code == "provider_error"
     assert "socket closed" in result.error.message
-    events = await _events(manager.store, result.session_id)  # type: ignore[arg-type]
+    events = await _events(manager.store, result.session_id)
     _assert_one_terminal(events, result.run_id, EventType.RUN_FAILED)
     assert any(e.type == "message_streamed" for e in events)  # earlier events kept
     assert result.session.status is SessionStatus.FAILED
@@ -106,7 +107,7 @@ async def test_provider_failure_keeps_code_and_retryable() -> None:
     assert result.status is RunStatus.FAILED
     assert result.error is not None
     assert (result.error.code, result.error.retryable) == ("provider_overloaded", True)
-    failed = (await _events(manager.store, result.session_id))[-2]  # type: ignore[arg-type]
+    failed = (await _events(manager.store, result.session_id))[-2]
     assert failed.type == "run_failed"
     assert failed.data["error_code"] == "provider_overloaded"
     assert failed.data["retryable"] is True
@@ -130,7 +131,7 @@ async def test_malformed_adapter_event_fails_the_run(event_type: str, data: Any)
     assert result.status is RunStatus.FAILED
     assert result.error is not None
     assert result.error.code == "provider_protocol_error"
-    events = await _events(manager.store, result.session_id)  # type: ignore[arg-type]
+    events = await _events(manager.store, result.session_id)
     _assert_one_terminal(events, result.run_id, EventType.RUN_FAILED)
     assert "before" in [e.data.get("content") for e in events]
     assert "never" not in [e.data.get("content") for e in events]
@@ -152,7 +153,7 @@ async def test_timeout_stops_the_adapter() -> None:
     assert result.error is not None
     assert result.error.code == "timeout"
     assert closed.is_set()  # the adapter's work was stopped, not left running
-    events = await _events(manager.store, result.session_id)  # type: ignore[arg-type]
+    events = await _events(manager.store, result.session_id)
     _assert_one_terminal(events, result.run_id, EventType.RUN_TIMED_OUT)
     timed_out = next(e for e in events if e.type == "run_timed_out")
     assert timed_out.data["timeout_s"] == 0.2
@@ -264,7 +265,7 @@ async def test_callback_raising_fails_the_run_cleanly() -> None:
     assert result.error is not None
     assert result.error.code == "callback_failed"
     assert "renderer bug" in result.error.message
-    events = await _events(manager.store, result.session_id)  # type: ignore[arg-type]
+    events = await _events(manager.store, result.session_id)
     _assert_one_terminal(events, result.run_id, EventType.RUN_FAILED)
     # The event being delivered was persisted before the callback saw it; nothing after it.
     run_types = [e.type for e in events if e.run_id == result.run_id]
@@ -342,9 +343,10 @@ async def test_start_run_validates_input_and_session_state() -> None:
     with pytest.raises(InvalidTransition, match="active"):
         await manager.start_run(session.id, "x")
     await manager.activate_session(session.id)
-    for bad in ("", {"messages": []}, {"foo": 1}, {"messages": [{"role": "user"}]}):
+    bad_inputs: list[Any] = ["", {"messages": []}, {"foo": 1}, {"messages": [{"role": "user"}]}]
+    for bad in bad_inputs:
         with pytest.raises(ValidationError):
-            await manager.start_run(session.id, bad)  # type: ignore[arg-type]
+            await manager.start_run(session.id, bad)
     assert await store.list_runs(session.id) == []
     with pytest.raises(ValidationError) as info:
         await manager.start_run(session.id, "x", required_capabilities=["network_access"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent_session_manager import ProviderEvent
 from agent_session_manager.core.events import is_canonical, validate_event_type
 from agent_session_manager.providers._anthropic_stream import (
     ToolCalls,
@@ -19,7 +20,6 @@ from agent_session_manager.providers._events import (
     PLAN_UPDATED,
     THINKING_RECEIVED,
 )
-from agent_session_manager.providers.protocol import ProviderEvent
 
 
 def test_a_tool_result_is_named_after_its_tool_use() -> None:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from agent_session_manager import ProviderEvent
 from agent_session_manager.core.events import validate_event_data
 from agent_session_manager.providers.acp import ACPUpdateParser, session_model
 from agent_session_manager.providers.amp import AmpStreamParser
-from agent_session_manager.providers.protocol import ProviderEvent
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "cli"
 CLAUDE_CMD = {"command": "echo hi > out.txt && cat out.txt"}

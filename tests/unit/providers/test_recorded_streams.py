@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
+from agent_session_manager import ProviderEvent, TokenUsage
 from agent_session_manager.core.events import validate_event_data
-from agent_session_manager.core.usage import TokenUsage
 from agent_session_manager.providers.claude import ClaudeStreamParser
 from agent_session_manager.providers.codex import CodexStreamParser
-from agent_session_manager.providers.protocol import ProviderEvent
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "cli"
 BASH = {"command": "echo hi > out.txt && cat out.txt"}

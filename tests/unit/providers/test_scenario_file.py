@@ -8,14 +8,18 @@ from typing import Any
 
 import pytest
 
-from agent_session_manager.core.errors import ValidationError
-from agent_session_manager.providers.protocol import ProviderEvent, RunRequest
+from agent_session_manager import (
+    ProviderEvent,
+    RunRequest,
+    Scenario,
+    ScriptedAdapter,
+    ValidationError,
+)
 from agent_session_manager.providers.scenario_file import (
     default_reply_scenario,
     load_scenario,
     parse_scenario,
 )
-from agent_session_manager.providers.scripted import Scenario, ScriptedAdapter
 
 
 def _write(tmp_path: Path, data: Any) -> Path:

@@ -2,104 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from agent_session_manager.core.events import Event
-from agent_session_manager.rendering import CompactRenderer, Renderer, VerboseRenderer
-
-_T0 = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
-
-
-def _event(seq: int, kind: str, data: Any = None, run_id: str | None = "run_1") -> Event:
-    return Event(
-        kind,
-        "ses_1",
-        data if data is not None else {},
-        run_id,
-        id=f"evt_{seq}",
-        timestamp=_T0,
-        sequence_number=seq,
-    )
-
-
-def _events() -> list[Event]:
-    specs: list[tuple[str, Any, str | None]] = [
-        ("session_created", {"agent_id": "a", "provider": "scripted"}, None),
-        ("session_started", {}, None),
-        ("message_sent", {"role": "user", "content": "List the\nfiles"}, "run_1"),
-        ("run_started", {"model": "claude-sonnet-4-5-20250929"}, "run_1"),
-        ("message_streamed", {"delta": "Let me "}, "run_1"),
-        ("message_streamed", {"delta": "look."}, "run_1"),
-        ("message_received", {"role": "assistant", "content": "Let me look."}, "run_1"),
-        (
-            "tool_call_started",
-            {"tool_call_id": "c1", "tool_name": "bash", "tool_input": {"command": "ls"}},
-            "run_1",
-        ),
-        (
-            "tool_call_completed",
-            {"tool_call_id": "c1", "tool_name": "bash", "tool_output": "a.txt\nb.txt\n"},
-            "run_1",
-        ),
-        (
-            "tool_call_started",
-            {"tool_call_id": "c2", "tool_name": "read", "tool_input": {}},
-            "run_1",
-        ),
-        (
-            "tool_call_completed",
-            {"tool_call_id": "c2", "tool_name": "read", "tool_output": {"lines": 2, "ok": True}},
-            "run_1",
-        ),
-        ("token_usage_updated", {"input_tokens": 120, "output_tokens": 45}, "run_1"),
-        ("turn_completed", {"stop_reason": "tool_use"}, "run_1"),
-        ("message_received", {"role": "assistant", "content": "Two files."}, "run_1"),
-        ("workspace_snapshot_taken", {"phase": "post"}, "run_1"),
-        ("run_completed", {"stop_reason": "end_turn", "cost_usd": 0.01234}, "run_1"),
-        ("session_completed", {}, None),
-    ]
-    return [_event(i, kind, data, run) for i, (kind, data, run) in enumerate(specs, start=1)]
+from agent_session_manager import CompactRenderer, Event, Renderer, VerboseRenderer
+from tests.support.golden_run import GOLDEN, GOLDEN_COLOR, event, golden_events
 
 
 def _render_all(renderer: Renderer, events: list[Event]) -> str:
     return "".join(renderer.render(e) for e in events) + renderer.finish()
 
 
-GOLDEN = (
-    "s+ s> << List the files\n"
-    "r+ sonnet-4-5 >> Let me look.\n"
-    't+bash t-bash tr:a.txt b.txt t+read t-read tr:{"lines":2,"ok":true} tk:120/45\n'
-    "msg Two files. ?workspace_snapshot_taken r-:end $0.0123 s-\n"
-    "17 events, 2 tools\n"
-)
-
-R, G, B, M, D, X = "\x1b[0;31m", "\x1b[0;32m", "\x1b[0;34m", "\x1b[0;35m", "\x1b[2m", "\x1b[0m"
-
-GOLDEN_COLOR = (
-    f"{D}s+{X} {D}s>{X} {B}<<{X} {D}List the files{X}\n"
-    f"{B}r+{X} {M}sonnet-4-5{X} {M}>>{X} Let me look.\n"
-    f"{G}t+bash{X} {G}t-bash{X} {G}tr:{X}{D}a.txt b.txt{X} {G}t+read{X} {G}t-read{X} "
-    f'{G}tr:{X}{D}{{"lines":2,"ok":true}}{X} {D}tk:120/45{X}\n'
-    f"{B}msg{X} {D}Two files.{X} {D}?workspace_snapshot_taken{X} {B}r-:end{X} {D}$0.0123{X} "
-    f"{D}s-{X}\n"
-    f"{D}17 events, 2 tools{X}\n"
-)
-
-
 def test_golden_without_colour() -> None:
-    assert _render_all(CompactRenderer(), _events()) == GOLDEN
+    assert _render_all(CompactRenderer(), golden_events()) == GOLDEN
 
 
 def test_golden_with_colour() -> None:
-    assert _render_all(CompactRenderer(color=True), _events()) == GOLDEN_COLOR
+    assert _render_all(CompactRenderer(color=True), golden_events()) == GOLDEN_COLOR
 
 
 def test_counts_events_and_tools() -> None:
     renderer = CompactRenderer()
-    _render_all(renderer, _events())
+    _render_all(renderer, golden_events())
     assert (renderer.event_count, renderer.tool_count) == (17, 2)
 
 
@@ -137,13 +62,13 @@ def test_counts_events_and_tools() -> None:
     ],
 )
 def test_single_tokens(kind: str, data: dict[str, Any], expected: str) -> None:
-    assert CompactRenderer().render(_event(1, kind, data)) == expected
+    assert CompactRenderer().render(event(1, kind, data)) == expected
 
 
 def test_long_previews_are_cut_and_flattened() -> None:
     renderer = CompactRenderer()
     text = renderer.render(
-        _event(1, "tool_call_completed", {"tool_name": "cat", "tool_output": "line\n" * 100})
+        event(1, "tool_call_completed", {"tool_name": "cat", "tool_output": "line\n" * 100})
     )
     assert "\n" not in text
     assert text.endswith("...")
@@ -152,16 +77,16 @@ def test_long_previews_are_cut_and_flattened() -> None:
 
 def test_streamed_text_is_raw_and_continues() -> None:
     renderer = CompactRenderer()
-    out = renderer.render(_event(1, "message_streamed", {"delta": "Hello"}))
-    out += renderer.render(_event(2, "message_streamed", {"delta": ", world\n"}))
-    out += renderer.render(_event(3, "message_streamed", {"delta": "more"}))
-    out += renderer.render(_event(4, "tool_call_started", {"tool_name": "x"}))
+    out = renderer.render(event(1, "message_streamed", {"delta": "Hello"}))
+    out += renderer.render(event(2, "message_streamed", {"delta": ", world\n"}))
+    out += renderer.render(event(3, "message_streamed", {"delta": "more"}))
+    out += renderer.render(event(4, "tool_call_started", {"tool_name": "x"}))
     assert out == ">> Hello, world\nmore\nt+x"
 
 
 def test_terminal_control_characters_are_stripped() -> None:
     renderer = CompactRenderer()
-    out = renderer.render(_event(1, "message_streamed", {"delta": "a\x1b]0;pwned\x07b\x1b[2Jc"}))
+    out = renderer.render(event(1, "message_streamed", {"delta": "a\x1b]0;pwned\x07b\x1b[2Jc"}))
     assert "\x1b" not in out
     assert "\x07" not in out
 
@@ -183,7 +108,7 @@ class _Weird:
 )
 def test_never_crashes_on_unexpected_tool_data(data: dict[str, Any]) -> None:
     for renderer in (CompactRenderer(), CompactRenderer(color=True), VerboseRenderer()):
-        text = renderer.render(_event(1, "tool_call_completed", data))
+        text = renderer.render(event(1, "tool_call_completed", data))
         assert isinstance(text, str)
 
 
@@ -196,7 +121,7 @@ def test_never_crashes_on_non_dict_data() -> None:
 
 def test_finish_closes_an_open_stream_line() -> None:
     renderer = CompactRenderer()
-    renderer.render(_event(1, "message_streamed", {"delta": "partial"}))
+    renderer.render(event(1, "message_streamed", {"delta": "partial"}))
     assert renderer.finish() == "\n1 event, 0 tools\n"
 
 

@@ -1,51 +1,40 @@
-"""Rendering pipeline: renderer x sinks, golden text through File/TTY sinks, JSONL equal to the
-stored JSON, compact JSONL, and a failing sink that is reported without stopping anything."""
+"""Rendering pipeline: renderer x sinks, golden text through File/TTY sinks, compact JSONL, and a
+failing sink that is reported without stopping anything."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 import pytest
-from tests.unit.rendering.test_compact import GOLDEN, GOLDEN_COLOR, _events
 
 from agent_session_manager import (
+    CallbackSink,
+    CompactRenderer,
     Event,
+    FileSink,
     InMemorySessionStore,
+    JSONLSink,
+    Renderer,
+    RenderPipeline,
     Scenario,
     ScriptedAdapter,
     SessionManager,
-    ValidationError,
-)
-from agent_session_manager.rendering import (
-    CallbackSink,
-    CompactRenderer,
-    FileSink,
-    JSONLSink,
-    PassthroughRenderer,
-    Renderer,
-    RenderPipeline,
     TTYSink,
+    ValidationError,
     VerboseRenderer,
-    compact_record,
     render_events,
-    strip_ansi,
 )
-from agent_session_manager.store.sqlite import SQLiteSessionStore
-
-
-async def _aiter(events: list[Event]) -> AsyncIterator[Event]:
-    for event in events:
-        yield event
+from agent_session_manager.rendering import compact_record, strip_ansi
+from tests.support.golden_run import GOLDEN, GOLDEN_COLOR, aiter_of, golden_events
 
 
 async def test_compact_golden_through_tty_and_file_sinks(tmp_path: Path) -> None:
     tty = io.StringIO()
     path = tmp_path / "out.txt"
     summary = await render_events(
-        _aiter(_events()), CompactRenderer(color=True), [TTYSink(tty), FileSink(path)]
+        aiter_of(golden_events()), CompactRenderer(color=True), [TTYSink(tty), FileSink(path)]
     )
     assert summary.ok
     assert summary.events == 17
@@ -55,8 +44,8 @@ async def test_compact_golden_through_tty_and_file_sinks(tmp_path: Path) -> None
 
 async def test_verbose_golden_with_and_without_colour_through_a_file_stream() -> None:
     plain, coloured = io.StringIO(), io.StringIO()
-    await render_events(_aiter(_events()), VerboseRenderer(), [FileSink(stream=plain)])
-    await render_events(_aiter(_events()), VerboseRenderer(color=True), [TTYSink(coloured)])
+    await render_events(aiter_of(golden_events()), VerboseRenderer(), [FileSink(stream=plain)])
+    await render_events(aiter_of(golden_events()), VerboseRenderer(color=True), [TTYSink(coloured)])
     assert "\x1b[" in coloured.getvalue()
     assert strip_ansi(coloured.getvalue()) == plain.getvalue()
     lines = plain.getvalue().splitlines()
@@ -69,32 +58,9 @@ def test_strip_ansi_and_lone_carriage_returns() -> None:
     assert strip_ansi("\x1b[0;31mred\x1b[0m \x1b[2Kline\rover\r\n") == "red lineover\r\n"
 
 
-async def test_jsonl_full_lines_equal_the_stored_json(tmp_path: Path) -> None:
-    scenario = Scenario().text("hi", chunks=2).tool_call("bash", {"command": "ls"}, output="a")
-    store = await SQLiteSessionStore.open(tmp_path / "s.db")
-    try:
-        manager = SessionManager(store, ScriptedAdapter(scenario))
-        result = await manager.run_once("go")
-        stored = await store.get_events(result.session_id)
-        out = io.StringIO()
-        await render_events(_aiter(stored), PassthroughRenderer(), [JSONLSink(stream=out)])
-    finally:
-        await store.close()
-    reopened = await SQLiteSessionStore.open(tmp_path / "s.db")
-    try:
-        again = await reopened.get_events(result.session_id)
-    finally:
-        await reopened.close()
-    lines = out.getvalue().splitlines()
-    assert len(lines) == len(again)
-    for line, event in zip(lines, again, strict=True):
-        assert orjson.loads(line) == event.to_dict()
-        assert line == orjson.dumps(event.to_dict()).decode()
-
-
 async def test_jsonl_compact_records(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
-    await render_events(_aiter(_events()), None, [JSONLSink(path, mode="compact")])
+    await render_events(aiter_of(golden_events()), None, [JSONLSink(path, mode="compact")])
     records = [orjson.loads(line) for line in path.read_text().splitlines()]
     by_type = {r["t"]: r for r in records}
     assert by_type["rs"] == {
@@ -134,7 +100,7 @@ async def test_a_failing_sink_is_reported_and_does_not_stop_the_others(
     seen: list[tuple[str, str]] = []
     good = io.StringIO()
     summary = await render_events(
-        _aiter(_events()),
+        aiter_of(golden_events()),
         CompactRenderer(),
         [Broken(), CallbackSink(lambda e, t: seen.append((e.type, t))), TTYSink(good)],
     )
@@ -172,7 +138,7 @@ async def test_a_failing_renderer_is_counted() -> None:
             return 42  # type: ignore[return-value]
 
     out = io.StringIO()
-    summary = await render_events(_aiter(_events()[:3]), Bad(), [JSONLSink(stream=out)])
+    summary = await render_events(aiter_of(golden_events()[:3]), Bad(), [JSONLSink(stream=out)])
     assert summary.errors == {"renderer": 3}
     assert len(out.getvalue().splitlines()) == 3
     assert isinstance(Bad(), Renderer)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from agent_session_manager.core.events import Event
-from agent_session_manager.rendering import VerboseRenderer
+from agent_session_manager import Event, VerboseRenderer
 
 _T0 = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 

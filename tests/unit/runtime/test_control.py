@@ -12,6 +12,7 @@ import pytest
 from agent_session_manager import (
     Capability,
     CapabilityType,
+    ControlOperations,
     InMemorySessionStore,
     ProviderEvent,
     RunNotFound,
@@ -20,10 +21,10 @@ from agent_session_manager import (
     Scenario,
     ScriptedAdapter,
     SessionManager,
+    SessionServer,
     SessionStatus,
     ValidationError,
 )
-from agent_session_manager.runtime import ControlOperations, SessionServer
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_session_manager import ConcurrencyError, ValidationError
-from agent_session_manager.runtime import ConcurrencyLimiter
+from agent_session_manager import ConcurrencyError, ConcurrencyLimiter, ValidationError
 
 pytestmark = pytest.mark.timeout(10)
 

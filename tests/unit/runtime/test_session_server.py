@@ -15,6 +15,8 @@ import pytest
 from agent_session_manager import (
     ASMError,
     ConcurrencyError,
+    ConcurrencyLimiter,
+    EventType,
     InMemorySessionStore,
     InvalidTransition,
     ProviderError,
@@ -26,12 +28,12 @@ from agent_session_manager import (
     Scenario,
     ScriptedAdapter,
     SessionManager,
+    SessionServer,
     SessionStatus,
     ValidationError,
 )
-from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, EventType
+from agent_session_manager.core.events import TERMINAL_RUN_EVENTS
 from agent_session_manager.core.run_tally import error_from_event as _error_from_event
-from agent_session_manager.runtime import ConcurrencyLimiter, SessionServer
 
 pytestmark = pytest.mark.timeout(20)
 

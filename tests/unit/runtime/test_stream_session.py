@@ -18,8 +18,9 @@ from agent_session_manager import (
     Scenario,
     ScriptedAdapter,
     ValidationError,
+    open_stream,
+    stream_session,
 )
-from agent_session_manager.runtime import open_stream, stream_session
 
 pytestmark = pytest.mark.timeout(10)
 

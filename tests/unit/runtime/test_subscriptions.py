@@ -17,10 +17,10 @@ from agent_session_manager import (
     Scenario,
     ScriptedAdapter,
     SessionManager,
+    SessionServer,
     ValidationError,
 )
 from agent_session_manager.pipeline import EmitContext
-from agent_session_manager.runtime import SessionServer
 
 pytestmark = pytest.mark.timeout(60)
 

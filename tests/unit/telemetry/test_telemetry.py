@@ -1,12 +1,9 @@
 """Telemetry: the GenAI span tree of a scripted run with a tool call (SDK in-memory exporter),
-metrics (in-memory reader), the audit log, nothing recorded without a configured SDK, and no
-``opentelemetry`` import until a Telemetry is created."""
+metrics (in-memory reader), the audit log, and nothing recorded without a configured SDK."""
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -18,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from agent_session_manager import (
+    AuditLog,
     Event,
     InMemorySessionStore,
     Run,
@@ -25,8 +23,8 @@ from agent_session_manager import (
     ScriptedAdapter,
     Session,
     SessionManager,
+    Telemetry,
 )
-from agent_session_manager.telemetry import AuditLog, Telemetry
 
 _SCENARIO = (
     Scenario()
@@ -235,15 +233,3 @@ async def test_failing_instrumentation_never_breaks_a_run(caplog: pytest.LogCapt
     )
     assert (await manager.run_once("go")).ok
     assert any("instrumentation" in r.getMessage() for r in caplog.records)
-
-
-def test_the_package_loads_opentelemetry_only_when_a_telemetry_is_created() -> None:
-    code = (
-        "import sys\n"
-        "from agent_session_manager.telemetry import AuditLog, Instrumentation, Telemetry\n"
-        "print(any(m.startswith('opentelemetry') for m in sys.modules))\n"
-        "Telemetry()\n"
-        "print('opentelemetry.trace' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "True"]

@@ -10,12 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent_session_manager.core.events import Event
-from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
-from agent_session_manager.core.models import Run, Session
-from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager import (
+    Event,
+    InMemorySessionStore,
+    Run,
+    RunStatus,
+    Session,
+    SessionStatus,
+    SessionStore,
+    TokenUsage,
+)
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -9,12 +9,11 @@ import time
 
 import pytest
 
-from agent_session_manager.core.errors import ProviderError
+from agent_session_manager import ProviderError
 from agent_session_manager.providers import _process
 from agent_session_manager.providers._cli_adapter import flag_args
 from agent_session_manager.providers._process import CLINotFound, CLIProcess
-
-from ...integration.providers.conftest import group_members, ours, wait_group_gone
+from tests.support.process_groups import group_members, ours, wait_group_gone
 
 
 def _python(code: str) -> list[str]:

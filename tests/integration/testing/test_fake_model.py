@@ -13,8 +13,6 @@ import pytest
 
 from agent_session_manager.testing.fake_model import (
     FakeModelServer,
-    Script,
-    ScriptError,
     error,
     rule,
     shell,
@@ -174,26 +172,6 @@ async def test_tool_action_and_missing_shell_tool() -> None:
     assert json.loads(read)["content"][0]["input"] == {"path": "a"}
     assert status == 400  # the script asked for a shell tool the request does not offer
     assert "no shell tool" in body
-
-
-@pytest.mark.parametrize(
-    ("raw", "fragment"),
-    [
-        ({"rules": [{"match": {"colour": "red"}, "reply": [text("x")]}]}, "unknown match keys"),
-        ({"rules": [{"reply": []}]}, "non-empty list"),
-        ({"rules": [{"reply": [{"say": "x"}]}]}, "expected one of"),
-        ({"rules": [{"reply": [text("x")], "times": 0}]}, "positive integer"),
-        ({"rulez": []}, "unknown script keys"),
-    ],
-)
-def test_bad_scripts_are_refused(raw: dict[str, Any], fragment: str) -> None:
-    with pytest.raises(ScriptError, match=fragment):
-        Script.from_dict(raw)
-
-
-def test_only_loopback() -> None:
-    with pytest.raises(ValueError, match="loopback"):
-        FakeModelServer(host="0.0.0.0")
 
 
 def test_command_line_serves_a_script_file(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for the store tests: a PostgreSQL database for this test session.
+"""Fixtures for the integration tests: a PostgreSQL server and a database for this test session.
 
 ``postgres_database`` creates one database with a unique name (migrated to head) for the whole
 test session and drops it at the end; ``postgres_url`` empties it before each test. Without a

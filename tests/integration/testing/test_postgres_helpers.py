@@ -8,7 +8,6 @@ from agent_session_manager.testing.postgres import (
     POSTGRES_URL_ENV,
     in_ci,
     postgres_url_or_skip,
-    with_database,
 )
 
 NOBODY = "postgresql://127.0.0.1:1/test"  # nothing listens on port 1
@@ -37,10 +36,3 @@ def test_passwords_are_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(pytest.skip.Exception) as info:
         postgres_url_or_skip()
     assert "s3cret" not in str(info.value)
-
-
-def test_with_database_swaps_only_the_database() -> None:
-    assert (
-        with_database("postgresql://u:p@127.0.0.1:5432/test?sslmode=disable", "other")
-        == "postgresql://u:p@127.0.0.1:5432/other?sslmode=disable"
-    )
