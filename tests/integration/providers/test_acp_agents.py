@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from agent_session_manager import (
+    ACPAdapter,
     AdapterOptions,
     Event,
     PermissionMode,
     RunStatus,
     SessionManager,
 )
-from agent_session_manager.providers.acp import ACPAdapter
 from agent_session_manager.testing.cli_env import claude_env, codex_env
 from agent_session_manager.testing.fake_model import FakeModelServer, delay, error, rule, text
 from tests.support.process_groups import group_members, ours, wait_group_gone

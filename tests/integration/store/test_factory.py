@@ -6,17 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager.core.errors import StorageError, ValidationError
-from agent_session_manager.store.factory import (
-    STORE_ENV_VAR,
+from agent_session_manager import (
+    InMemorySessionStore,
+    SessionStore,
+    SQLiteSessionStore,
+    StorageError,
+    ValidationError,
     default_store_url,
     open_store,
     upgrade_store,
 )
-from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager.store.factory import STORE_ENV_VAR
 from agent_session_manager.store.sql.migrations import HEAD_REVISION
-from agent_session_manager.store.sqlite import SQLiteSessionStore
 
 
 async def _sqlite_path(url: str | None) -> Path:

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager import Event, StorageError, follow_events
-from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager import Event, SQLiteSessionStore, StorageError, follow_events
 from agent_session_manager.testing.store_conformance import SessionStoreConformance
 
 pytestmark = pytest.mark.timeout(60)

@@ -32,10 +32,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from agent_session_manager.core.events import Event
-from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
-from agent_session_manager.store.factory import open_store
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager import Event, RunStatus, SessionStatus, SessionStore, open_store
 from agent_session_manager.store.sql.migrations import (
     HEAD_REVISION,
     alembic_config,

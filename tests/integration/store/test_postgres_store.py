@@ -19,13 +19,17 @@ from typing import Any
 import asyncpg
 import pytest
 
-from agent_session_manager.core.errors import StorageError, ValidationError
-from agent_session_manager.core.lifecycle import RunStatus
-from agent_session_manager.core.models import Run, Session
-from agent_session_manager.store.factory import open_store
-from agent_session_manager.store.postgres import PostgresSessionStore
+from agent_session_manager import (
+    PostgresSessionStore,
+    Run,
+    RunStatus,
+    Session,
+    SessionStore,
+    StorageError,
+    ValidationError,
+    open_store,
+)
 from agent_session_manager.store.postgres import _open as postgres_open
-from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.store.sql.migrations import HEAD_REVISION, upgrade_to_head
 from agent_session_manager.store.sql.schema import metadata
 from agent_session_manager.testing.postgres import temporary_database

@@ -15,10 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from agent_session_manager.core.errors import StorageError
-from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
-from agent_session_manager.core.models import Run
-from agent_session_manager.store.factory import open_store
+from agent_session_manager import Run, RunStatus, SessionStatus, StorageError, open_store
 from agent_session_manager.testing.store_conformance import SessionStoreConformance
 
 HANG_GUARD_S = 30.0

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager.core.events import Event
-from agent_session_manager.core.models import Session
-from agent_session_manager.store.sqlite import SQLiteSessionStore
+from agent_session_manager import Event, Session, SQLiteSessionStore
 from agent_session_manager.store.sqlite._checkpointer import (
     SAFETY_AUTOCHECKPOINT_PAGES,
     Checkpointer,

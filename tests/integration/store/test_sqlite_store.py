@@ -19,17 +19,22 @@ from pathlib import Path
 
 import pytest
 
-from agent_session_manager.core.errors import SessionNotFound, StorageError, ValidationError
-from agent_session_manager.core.events import Event
-from agent_session_manager.core.lifecycle import RunStatus
-from agent_session_manager.core.models import Run, Session
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager import (
+    Event,
+    Run,
+    RunStatus,
+    Session,
+    SessionNotFound,
+    SessionStore,
+    SQLiteSessionStore,
+    StorageError,
+    ValidationError,
+)
 from agent_session_manager.store.sql.migrations import (
     HEAD_REVISION,
     alembic_config,
     upgrade_to_head,
 )
-from agent_session_manager.store.sqlite import SQLiteSessionStore
 from agent_session_manager.testing.store_conformance import (
     InjectedFailure,
     SessionStoreConformance,

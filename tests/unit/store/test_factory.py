@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_session_manager.core.errors import ValidationError
-from agent_session_manager.store.factory import open_store
-from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager import InMemorySessionStore, SessionStore, ValidationError, open_store
 
 
 async def test_memory_url_opens_an_in_memory_store() -> None:

@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 
-from agent_session_manager import Event, InMemorySessionStore, StorageError, ValidationError
+from agent_session_manager import (
+    Event,
+    InMemorySessionStore,
+    StorageError,
+    ValidationError,
+    follow_events,
+)
 from agent_session_manager import follow_events as public_follow_events
-from agent_session_manager.store.follow import follow_events
 from agent_session_manager.testing.store_conformance import SessionStoreConformance
 
 pytestmark = pytest.mark.timeout(30)

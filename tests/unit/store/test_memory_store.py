@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent_session_manager.store.memory import InMemorySessionStore
-from agent_session_manager.store.protocol import SessionStore
+from agent_session_manager import InMemorySessionStore, SessionStore
 from agent_session_manager.testing.store_conformance import SessionStoreConformance
 
 

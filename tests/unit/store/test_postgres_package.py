@@ -9,9 +9,8 @@ import sys
 
 import pytest
 
-from agent_session_manager.core.errors import ValidationError
+from agent_session_manager import ValidationError, open_store
 from agent_session_manager.core.extras import MissingDependency
-from agent_session_manager.store.factory import open_store
 
 HINT = re.escape("pip install 'agentsessionmanager[postgres]'")
 

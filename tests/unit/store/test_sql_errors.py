@@ -8,7 +8,7 @@ import sqlite3
 import asyncpg
 import pytest
 
-from agent_session_manager.core.errors import StorageError
+from agent_session_manager import StorageError
 from agent_session_manager.store.postgres._ops import POSTGRES_ERRORS
 from agent_session_manager.store.sql.errors import (
     SQLErrors,

@@ -6,9 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent_session_manager.core.errors import ValidationError
-from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
-from agent_session_manager.core.models import Run, Session
+from agent_session_manager import Run, RunStatus, Session, SessionStatus, ValidationError
 from agent_session_manager.store._idcodec import RUN_ID_PREFIX, encode_id
 from agent_session_manager.store.postgres._ops import POSTGRES
 from agent_session_manager.store.sql.codec import SESSION_EVENT_COLUMNS, to_micros
