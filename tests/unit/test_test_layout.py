@@ -19,7 +19,7 @@ SUPPORT = "tests.support"
 
 #: Test folders that mirror no single package of src, each with what it covers instead.
 OTHER_FOLDERS = {
-    "orchestration": "the orchestration layer: manager.py and pipeline.py",
+    "orchestration": "the orchestration layer: manager/ and pipeline.py",
     "docs": "the documentation (README.md, docs/): examples run, generated tables",
     "benchmarks": "the benchmarks/ package stays runnable",
 }

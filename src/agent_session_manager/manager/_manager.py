@@ -1,10 +1,10 @@
-"""SessionManager: sessions and their lifecycle, and one run from start to its terminal state.
+"""SessionManager: sessions and their lifecycle, and the claiming and ending of runs.
 
-The manager owns the run lifecycle; adapters only report what the provider does. Whatever happens
-(success, provider error, malformed provider output, timeout, cancel, a failing user callback, the
-caller's own task being cancelled), a run ends with exactly one terminal status and one terminal
-event, written atomically with the run record by ``store.flush``, and the events that came before
-are kept.
+It claims a pending run (a guarded write: one executor per run, in any process), hands it to a
+:class:`RunDriver` for the awaits of its execution, and ends runs it does not execute (cancel,
+fail) through the same guarded write and :class:`RunTally` conclusion the driver uses, so every
+run gets exactly one terminal status and event, whoever ends it. It knows the ports, the pipeline
+and the instrumentation hook; no backend, no provider.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from time import time_ns
 from typing import Any
 
 from agent_session_manager.core.capabilities import CapabilityResolver, CapabilityType
@@ -21,39 +19,20 @@ from agent_session_manager.core.errors import (
     ASMError,
     ConcurrencyError,
     InvalidTransition,
-    ProviderError,
     RunCancelled,
-    RunTimeout,
     ValidationError,
     error_event_data,
 )
-from agent_session_manager.core.events import TERMINAL_RUN_EVENTS, Event, EventType
+from agent_session_manager.core.events import Event, EventType
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Message, Run, Session, normalize_input
-from agent_session_manager.core.options import DEFAULT_RUN_TIMEOUT as DEFAULT_RUN_TIMEOUT
-from agent_session_manager.core.options import USE_DEFAULT_TIMEOUT, UseDefault
+from agent_session_manager.core.options import DEFAULT_RUN_TIMEOUT, USE_DEFAULT_TIMEOUT, UseDefault
 from agent_session_manager.core.redaction import Redactor
-from agent_session_manager.core.run_tally import (
-    ADAPTER_LIFECYCLE,
-    TRACKED,
-    Conclusion,
-    RunTally,
-    as_run_error,
-)
-from agent_session_manager.core.usage import TokenUsage
-from agent_session_manager.pipeline import (
-    EmitContext,
-    EventCallback,
-    EventPipeline,
-    invoke_callback,
-    invoke_callbacks,
-)
-from agent_session_manager.providers.protocol import (
-    AdapterOptions,
-    ProviderAdapter,
-    ProviderEvent,
-    RunRequest,
-)
+from agent_session_manager.core.run_tally import Conclusion, RunTally
+from agent_session_manager.manager._driver import RunDriver
+from agent_session_manager.manager._result import Ended, RunResult
+from agent_session_manager.pipeline import EmitContext, EventCallback, EventPipeline
+from agent_session_manager.providers.protocol import AdapterOptions, ProviderAdapter, RunRequest
 from agent_session_manager.store.follow import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_WAIT_TIMEOUT,
@@ -61,8 +40,6 @@ from agent_session_manager.store.follow import (
 )
 from agent_session_manager.store.protocol import SessionStore
 from agent_session_manager.telemetry import Instrumentation, RunObserver, resolve_instrumentation
-
-__all__ = ["DEFAULT_CANCEL_GRACE", "DEFAULT_RUN_TIMEOUT", "RunResult", "SessionManager"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,77 +51,9 @@ _SESSION_EVENTS = {
     SessionStatus.CANCELLED: EventType.SESSION_CANCELLED,
 }
 _STATE_CHANGED = "run_state_changed"
-_TERMINAL_TYPES = tuple(str(kind) for kind in TERMINAL_RUN_EVENTS)
 #: How long an adapter gets to stop (its ``cancel`` and its stream) before the run is ended
 #: without waiting for it any longer (``SessionManager(cancel_grace=...)``).
 DEFAULT_CANCEL_GRACE = 5.0
-#: A run without an append for this long is watched through the store for a cancel written by
-#: another manager or process (a busy run learns of it from its next append).
-_QUIET_S = 0.5
-#: The longest single store wait of that watch (then it looks at the log's end again).
-_WATCH_S = 5.0
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """The outcome of one run. Run-level failures are values here, not exceptions: check
-    :attr:`ok` or call :meth:`raise_for_status`."""
-
-    run: Run
-    session: Session
-    events: tuple[Event, ...] = field(default=(), repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.run.status is RunStatus.COMPLETED
-
-    @property
-    def status(self) -> RunStatus:
-        return self.run.status
-
-    @property
-    def run_id(self) -> str:
-        return self.run.id
-
-    @property
-    def session_id(self) -> str:
-        return self.run.session_id
-
-    @property
-    def output(self) -> dict[str, Any]:
-        return self.run.output or {}
-
-    @property
-    def content(self) -> str:
-        """The assistant's text for this run ("" when the run produced none)."""
-        value = self.output.get("content", "")
-        return value if isinstance(value, str) else ""
-
-    @property
-    def token_usage(self) -> TokenUsage:
-        return self.run.token_usage
-
-    @property
-    def cost_usd(self) -> float | None:
-        return self.run.cost_usd
-
-    @property
-    def provider(self) -> str | None:
-        return self.run.provider
-
-    @property
-    def provider_session_id(self) -> str | None:
-        return self.run.provider_session_id
-
-    @property
-    def error(self) -> ASMError | None:
-        return self.run.error_object
-
-    def raise_for_status(self) -> None:
-        """Raise the run's error unless it completed."""
-        if self.ok:
-            return
-        raise self.error or ASMError(f"run {self.run_id} ended {self.status}")
 
 
 class SessionManager:
@@ -178,7 +87,7 @@ class SessionManager:
         if cancel_grace <= 0:
             raise ValidationError(f"cancel_grace must be positive, got {cancel_grace!r}")
         self.cancel_grace = cancel_grace
-        self._active: dict[str, _RunDriver] = {}
+        self._active: dict[str, RunDriver] = {}
         # Runs between execute_run's first check and their driver's registration: a cancel that
         # lands there is recorded here and honoured instead of being overwritten by "running".
         self._starting: dict[str, _Starting] = {}
@@ -401,7 +310,7 @@ class SessionManager:
                 provider_session_id=handle.provider_session_id if handle else None,
             )
             hook = self._run_hook(run, session, opts.model)
-            driver = _RunDriver(self, run, request, on_event, hook)
+            driver = RunDriver(self, run, request, on_event, hook)
             if starting.cancelled:  # arrived while the run was being marked running
                 driver.request_cancel(starting.reason)
             self._active[run_id] = driver
@@ -483,7 +392,7 @@ class SessionManager:
             if ended.won:
                 return ended.run
 
-    async def _end_run(self, run: Run, conclusion: Conclusion, context: EmitContext) -> _Ended:
+    async def _end_run(self, run: Run, conclusion: Conclusion, context: EmitContext) -> Ended:
         """Write a run's terminal state, its events and the session's provider handle in one
         transaction, only if the stored run still has the status ``run`` has. If another writer
         moved it first, nothing is written and the stored run is returned (``won`` false)."""
@@ -501,8 +410,8 @@ class SessionManager:
         except ConcurrencyError as exc:
             if exc.code != _STATE_CHANGED:
                 raise
-            return _Ended(await self.store.get_run(run.id), None, (), won=False)
-        return _Ended(final, session, tuple(stored), won=True)
+            return Ended(await self.store.get_run(run.id), None, (), won=False)
+        return Ended(final, session, tuple(stored), won=True)
 
     def _redact(self, value: Any) -> Any:
         return self.pipeline.redact(value)
@@ -600,295 +509,6 @@ class _Starting:
     def cancel(self, reason: str | None) -> None:
         self.cancelled = True
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class _Ended:
-    """The outcome of a guarded terminal write: the run as stored, and whether we wrote it."""
-
-    run: Run
-    session: Session | None
-    events: tuple[Event, ...]
-    won: bool
-
-
-class _RunDriver:
-    """Drives one run: the awaits around a :class:`RunTally`, which holds the rules.
-
-    Feeds adapter events through the pipeline into the store, watches the store for the run
-    being ended by another writer while the adapter is quiet (a busy run learns of it from its
-    next append, which the store refuses), and finalizes exactly once with a guarded write.
-    """
-
-    def __init__(
-        self,
-        manager: SessionManager,
-        run: Run,
-        request: RunRequest,
-        on_event: EventCallback | None,
-        observer: RunObserver | None = None,
-    ) -> None:
-        self.manager = manager
-        self.observer = observer
-        # The per-event hook is looked up once: None unless an observer asked for events.
-        self._event_hook = observer.event_stored if observer and observer.wants_events else None
-        self._flush_started: int | None = None
-        self.run = run
-        self.request = request
-        self.on_event = on_event
-        self.context = EmitContext(run.session_id, run.id, manager.adapter.name)
-        self.run_id = run.id
-        self.session_id = run.session_id
-        self.tally = RunTally(manager.adapter.name, request.options.model)
-        self._task: asyncio.Task[None] | None = None
-        self._cancel_reason: str | None = None
-        self._cancel_requested = False
-        self._finished = asyncio.Event()
-        self._events: list[Event] = []
-        # The number of our last append, and the store wait of the watcher (if parked): an
-        # append wakes it up and the watcher parks again once the run has been quiet a while.
-        self._last_sequence: int | None = 0
-        self._parked: asyncio.Task[list[Event]] | None = None
-
-    # -- public -----------------------------------------------------------------------------
-    async def drive(self, timeout: float | None) -> RunResult:
-        try:
-            outcome = await self._execute(timeout)
-        except asyncio.CancelledError:
-            # The caller's task was cancelled: record the run as cancelled, then propagate.
-            await asyncio.shield(self._finalize(RunCancelled("the calling task was cancelled")))
-            raise
-        return await self._finalize(outcome)
-
-    def request_cancel(self, reason: str | None) -> None:
-        """Mark the run cancelled before it starts: it ends ``cancelled`` without the adapter."""
-        self._cancel_requested = True
-        self._cancel_reason = reason
-
-    async def cancel(self, reason: str | None) -> None:
-        self.request_cancel(reason)
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        await self._stop_adapter()
-        await self._finished.wait()
-
-    # -- execution --------------------------------------------------------------------------
-    async def _execute(self, timeout: float | None) -> ASMError | None:
-        """Run the adapter; return the error that ended the run, or None on success."""
-        if self._cancel_requested:
-            return RunCancelled("run cancelled before it started")
-        try:
-            for message in self.request.messages:
-                await self._emit(EventType.MESSAGE_SENT, message.model_dump())
-        except ASMError as exc:
-            return exc
-        self._observe("provider_call_started")
-        outcome: ASMError | None = None
-        try:
-            outcome = await self._wait_for_provider(timeout)
-        finally:
-            self._observe("provider_call_finished", outcome)
-        return outcome
-
-    async def _wait_for_provider(self, timeout: float | None) -> ASMError | None:
-        task = self._task = asyncio.create_task(self._consume(), name=f"asm-run-{self.run_id}")
-        watcher = asyncio.create_task(self._watch_store(), name=f"asm-run-watch-{self.run_id}")
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        waiting: set[asyncio.Task[Any]] = {task, watcher}
-        try:
-            while True:
-                remaining = None if deadline is None else max(0.0, deadline - loop.time())
-                done, _ = await asyncio.wait(
-                    waiting, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                )
-                if task in done:
-                    break
-                if watcher in done:
-                    waiting.discard(watcher)
-                    if watcher.result():
-                        await self._abort_task()
-                        return RunCancelled("run ended by another manager")
-                    continue
-                await self._abort_task()
-                return RunTimeout(
-                    f"run exceeded its timeout of {timeout:g} s",
-                    details={"timeout_s": timeout},
-                )
-        except asyncio.CancelledError:
-            await self._abort_task()
-            raise
-        finally:
-            watcher.cancel()
-        if self._cancel_requested or task.cancelled():
-            return RunCancelled("run cancelled")
-        failure = task.exception()
-        return None if failure is None else as_run_error(failure)
-
-    async def _watch_store(self) -> bool:
-        """True once the store shows this run ended by another writer (a cancel from another
-        manager or process). Only a quiet run is watched: a busy one learns it at once from
-        its next append, which the store refuses. Store trouble only ends the watch."""
-        store = self.manager.store
-        try:
-            while True:
-                seen: int | None = -1
-                while seen != self._last_sequence:  # wait for a quiet spell
-                    seen = self._last_sequence
-                    await asyncio.sleep(_QUIET_S)
-                # From our own last event on: a terminal one written before we parked counts.
-                parked = self._parked = asyncio.ensure_future(
-                    store.wait_for_events(
-                        self.session_id,
-                        after=self._last_sequence or 0,
-                        timeout=_WATCH_S,
-                        run_id=self.run_id,
-                        types=_TERMINAL_TYPES,
-                        limit=1,
-                    )
-                )
-                try:
-                    await asyncio.wait({parked})
-                finally:
-                    self._parked = None
-                    parked.cancel()
-                if not parked.cancelled() and parked.result():
-                    return True
-        except Exception:
-            logger.exception("could not watch run %s for a cancel from elsewhere", self.run_id)
-            return False
-
-    def _observe(self, hook: str, *args: Any) -> None:
-        if self.observer is not None:
-            try:
-                getattr(self.observer, hook)(*args)
-            except Exception:
-                logger.exception("instrumentation %s failed for run %s", hook, self.run_id)
-
-    async def _abort_task(self) -> None:
-        """Stop the adapter and its stream, waiting for them at most ``cancel_grace``: an
-        adapter that ignores the stop is left behind (and logged), never waited for forever."""
-        assert self._task is not None
-        self._task.cancel()
-        await self._stop_adapter()
-        grace = self.manager.cancel_grace
-        done, _ = await asyncio.wait({self._task}, timeout=grace)
-        if not done:
-            logger.error(
-                "adapter %s did not stop run %s within %g s; abandoning it",
-                self.manager.adapter.name,
-                self.run_id,
-                grace,
-            )
-
-    async def _stop_adapter(self) -> None:
-        grace = self.manager.cancel_grace
-        cancelling = asyncio.ensure_future(self.manager.adapter.cancel(self.run_id))
-        done, _ = await asyncio.wait({cancelling}, timeout=grace)
-        if not done:
-            cancelling.cancel()
-            logger.error(
-                "adapter %s: cancel(%s) did not return within %g s",
-                self.manager.adapter.name,
-                self.run_id,
-                grace,
-            )
-        elif not cancelling.cancelled() and cancelling.exception() is not None:
-            logger.error(
-                "adapter %s failed to cancel run %s",
-                self.manager.adapter.name,
-                self.run_id,
-                exc_info=cancelling.exception(),
-            )
-
-    async def _consume(self) -> None:
-        stream = self.manager.adapter.stream(self.request)
-        try:
-            async for item in stream:
-                if self._cancel_requested:
-                    return
-                await self._handle(item)
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    async def _handle(self, item: ProviderEvent) -> None:
-        if item.__class__ is not ProviderEvent and not isinstance(item, ProviderEvent):
-            raise ProviderError(
-                f"adapter yielded {type(item).__name__}, expected ProviderEvent",
-                code="provider_protocol_error",
-            )
-        kind = item.type
-        if kind in ADAPTER_LIFECYCLE:
-            self.tally.absorb(kind, item.data)
-            return
-        tally = self.tally
-        if not tally.announced:
-            await self._emit(EventType.RUN_STARTED, tally.announce())
-        data = (await self._emit(kind, item.data)).data  # the stored, redacted copy
-        if kind in TRACKED:
-            tally.track(kind, data)
-
-    async def _emit(self, kind: str, data: Any) -> Event:
-        try:
-            event = self.manager.pipeline.build(self.context, kind, data)
-        except ASMError as exc:
-            raise ProviderError(
-                f"provider emitted a malformed event: {exc.message}",
-                code="provider_protocol_error",
-                details=exc.details,
-            ) from exc
-        if self._parked is not None:
-            self._parked.cancel()
-        hook = self._event_hook
-        if hook is None:
-            stored = await self.manager.store.append_event(event)
-        else:
-            started = time_ns()
-            stored = await self.manager.store.append_event(event)
-            try:
-                hook(stored, started)
-            except Exception:
-                logger.exception("instrumentation failed on an event of run %s", self.run_id)
-        self._events.append(stored)
-        self._last_sequence = stored.sequence_number
-        if self.on_event is not None:
-            await invoke_callback(self.on_event, stored)
-        return stored
-
-    # -- finalization -----------------------------------------------------------------------
-    async def _finalize(self, error: ASMError | None) -> RunResult:
-        try:
-            result = await self._write_final(error)
-        except BaseException as exc:
-            self._observe("run_finished", None, (), self._flush_started, exc)
-            raise
-        finally:
-            self._finished.set()
-        return result
-
-    async def _write_final(self, error: ASMError | None) -> RunResult:
-        manager = self.manager
-        if error is None and self._cancel_requested:
-            error = RunCancelled("run cancelled")
-        conclusion = self.tally.conclude(
-            error, cancel_reason=self._cancel_reason, redact=manager.pipeline.redact
-        )
-        self._flush_started = time_ns()
-        ended = await manager._end_run(self.run, conclusion, self.context)
-        session = ended.session or await manager.store.get_session(self.session_id)
-        if not ended.won:
-            # Ended from elsewhere (another manager or process): its outcome stands.
-            self._observe("run_finished", ended.run, (), None, None)
-            return RunResult(ended.run, session, tuple(self._events))
-        self._events.extend(ended.events)
-        self._observe("run_finished", ended.run, ended.events, self._flush_started, None)
-        try:
-            await invoke_callbacks(self.on_event, ended.events)
-        except ASMError:
-            logger.exception("on_event callback failed on the final events of run %s", self.run_id)
-        return RunResult(ended.run, session, tuple(self._events))
 
 
 def _already_executing(run_id: str) -> ConcurrencyError:
