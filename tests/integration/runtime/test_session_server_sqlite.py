@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,15 @@ from agent_session_manager import (
 )
 
 pytestmark = pytest.mark.timeout(30)
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (at most 10 s) until ``condition`` holds: for state other tasks reach."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(f"timed out waiting for {what}")
 
 
 async def _collect(subscription: AsyncIterator[Event], into: list[Event]) -> None:
@@ -104,8 +113,9 @@ async def test_limiter_slots_return_after_crash_and_cancel(tmp_path: Path) -> No
             hanging = await srv.submit_run("hang")
             waiting = await srv.submit_run("wait for a slot")
             assert (await srv.await_run(crashed)).status is RunStatus.FAILED
+            # The crash can end before the third run's task reaches the limiter: wait for it.
+            await _until(lambda: limiter.status().waiting_runs == 1, "the third run to wait")
             assert limiter.status().active_runs == 1
-            assert limiter.status().waiting_runs == 1
             await srv.cancel_run(waiting)  # cancelled while waiting for the limiter
             await srv.cancel_run(hanging)  # cancelled while running
             assert limiter.status().active_runs == 0
