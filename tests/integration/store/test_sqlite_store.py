@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import sqlite3
+import stat
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator
@@ -29,6 +30,7 @@ from agent_session_manager import (
     SQLiteSessionStore,
     StorageError,
     ValidationError,
+    open_store,
 )
 from agent_session_manager.store.sql.migrations import (
     HEAD_REVISION,
@@ -510,3 +512,36 @@ async def test_a_waiter_never_skips_an_event_committed_by_another_writer(
         got = await asyncio.wait_for(waiter, HANG_GUARD_S)
         assert got in ([first, second], [first])  # [first] if the 75 ms check came first
         assert got[0] == first
+
+
+async def test_a_new_store_folder_and_files_are_private_to_their_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default location (platformdirs honours XDG_DATA_HOME), as `asm` opens it.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("ASM_STORE", raising=False)
+    store = await open_store()
+    try:
+        session = await _session(store)
+        await store.append_events([_event(session.id, n) for n in range(3)])
+        folder = tmp_path / "data" / "agent-session-manager"
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        files = sorted(p.name for p in folder.iterdir())
+        assert files == ["asm.db", "asm.db-shm", "asm.db-wal"]
+        for name in files:
+            assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+    finally:
+        await store.close()
+
+
+async def test_an_existing_store_folder_and_file_keep_their_permissions(tmp_path: Path) -> None:
+    folder = tmp_path / "team"
+    folder.mkdir()
+    folder.chmod(0o750)
+    path = folder / "shared.db"
+    path.touch()
+    path.chmod(0o640)
+    store = await SQLiteSessionStore.open(path)
+    await store.close()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o750
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640

@@ -9,6 +9,7 @@ writer, the readers or the store's operations.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -73,11 +74,21 @@ class _closing:
         self.conn.close()
 
 
+def _create_private(path: Path) -> None:
+    """Create a missing store folder (0700) and database file (0600) for its owner alone: the log
+    holds prompts and agent output. SQLite gives the WAL and shared-memory files the database
+    file's permissions. Existing folders and files keep theirs."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _prepare(where: str | os.PathLike[str]) -> tuple[Path, sqlite3.Connection]:
     """Create the file, check and migrate its schema; return its path and the writer connection."""
     path = Path(where).expanduser().absolute()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         revision = read_revision(path)
         check_known_revision(revision)  # fail closed before changing anything
         conn = _connect(path)
