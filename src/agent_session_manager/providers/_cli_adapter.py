@@ -170,6 +170,7 @@ class CLIAdapterBase:
     env_var: ClassVar[str]
     package: ClassVar[str]
     capability_types: ClassVar[tuple[CapabilityType, ...]] = (
+        CapabilityType.SAMPLING,  # the agent samples a model every turn
         CapabilityType.TOOL,
         CapabilityType.CODE_EXECUTION,
         CapabilityType.FILE_ACCESS,

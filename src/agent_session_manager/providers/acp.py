@@ -490,6 +490,7 @@ class ACPAdapter:
     def capabilities(self) -> Sequence[Capability]:
         return (
             Capability(name="streaming", type=CapabilityType.STREAMING),
+            Capability(name="sampling", type=CapabilityType.SAMPLING),
             Capability(name="tools", type=CapabilityType.TOOL),
             Capability(name="code_execution", type=CapabilityType.CODE_EXECUTION),
             Capability(name="file_access", type=CapabilityType.FILE_ACCESS),

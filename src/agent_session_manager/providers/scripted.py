@@ -180,6 +180,8 @@ class ScriptedAdapter:
     def capabilities(self) -> Sequence[Capability]:
         return (
             Capability(name="streaming", type=CapabilityType.STREAMING),
+            # It stands in for an agent sampling a model, so it declares what such agents do.
+            Capability(name="sampling", type=CapabilityType.SAMPLING),
             Capability(name="tools", type=CapabilityType.TOOL),
             Capability(name="resume", type=CapabilityType.RESUME),
             Capability(name="cancel", type=CapabilityType.CANCEL),
