@@ -17,12 +17,14 @@ from typing import Any
 from agent_session_manager.core.clock import format_timestamp, utcnow
 from agent_session_manager.core.errors import ValidationError
 from agent_session_manager.core.ids import new_event_id
+from agent_session_manager.core.lifecycle import RunStatus
 
 __all__ = [
     "CUSTOM_TYPE_PATTERN",
     "EVENT_SCHEMAS",
     "SCHEMA_VERSION",
     "SESSION_LIFECYCLE_EVENTS",
+    "TERMINAL_EVENT_OF",
     "TERMINAL_RUN_EVENTS",
     "Event",
     "EventSchema",
@@ -73,6 +75,13 @@ TERMINAL_RUN_EVENTS = frozenset(
         EventType.RUN_TIMED_OUT,
     }
 )
+#: The terminal event type of each run-ending status.
+TERMINAL_EVENT_OF: dict[RunStatus, EventType] = {
+    RunStatus.COMPLETED: EventType.RUN_COMPLETED,
+    RunStatus.FAILED: EventType.RUN_FAILED,
+    RunStatus.CANCELLED: EventType.RUN_CANCELLED,
+    RunStatus.TIMED_OUT: EventType.RUN_TIMED_OUT,
+}
 
 #: Session lifecycle event types: the manager writes them, never an adapter.
 SESSION_LIFECYCLE_EVENTS = frozenset(

@@ -24,6 +24,7 @@ from agent_session_manager.core.errors import (
 )
 from agent_session_manager.core.events import (
     SESSION_LIFECYCLE_EVENTS,
+    TERMINAL_EVENT_OF,
     TERMINAL_RUN_EVENTS,
     EventType,
 )
@@ -57,16 +58,8 @@ TRACKED = frozenset(
         EventType.TOKEN_USAGE_UPDATED,
         EventType.MESSAGE_RECEIVED,
         EventType.TURN_COMPLETED,
-        EventType.TOOL_CALL_STARTED,
     }
 )
-
-_TERMINAL_KIND = {
-    RunStatus.COMPLETED: EventType.RUN_COMPLETED,
-    RunStatus.FAILED: EventType.RUN_FAILED,
-    RunStatus.CANCELLED: EventType.RUN_CANCELLED,
-    RunStatus.TIMED_OUT: EventType.RUN_TIMED_OUT,
-}
 
 
 def _unchanged(value: Any) -> Any:
@@ -86,7 +79,6 @@ class Conclusion:
     events: tuple[tuple[str, dict[str, Any]], ...]
     run_changes: dict[str, Any]
     handle: ProviderHandle | None = None
-    error: ASMError | None = None
 
     @property
     def terminal_event(self) -> tuple[str, dict[str, Any]]:
@@ -110,7 +102,6 @@ class RunTally:
     usage: TokenUsage = field(default_factory=TokenUsage, init=False)
     texts: list[str] = field(default_factory=list, init=False)
     turns: int = field(default=0, init=False)
-    tool_calls: int = field(default=0, init=False)
     completion: dict[str, Any] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -158,8 +149,6 @@ class RunTally:
                 self.texts.append(data["content"])
         elif kind == EventType.TURN_COMPLETED:
             self.turns += 1
-        elif kind == EventType.TOOL_CALL_STARTED:
-            self.tool_calls += 1
 
     # -- the end ----------------------------------------------------------------------------
     def conclude(
@@ -179,11 +168,11 @@ class RunTally:
         events: list[tuple[str, dict[str, Any]]] = []
         if self.started and not self.announced:
             events.append((EventType.RUN_STARTED, self.started_data))
-        events.append((_TERMINAL_KIND[status], data))
+        events.append((TERMINAL_EVENT_OF[status], data))
         changes: dict[str, Any] = self._result_fields(redact) if self.started else {}
         if error is not None:
             changes["error"] = redact(error.to_dict())
-        return Conclusion(status, tuple(events), changes, self._handle(), error)
+        return Conclusion(status, tuple(events), changes, self._handle())
 
     def _completion_usage(self) -> TokenUsage:
         completion = self.completion or {}

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_TERMINAL_TYPES = tuple(str(kind) for kind in TERMINAL_RUN_EVENTS)
+_TERMINAL_TYPES = tuple(TERMINAL_RUN_EVENTS)
 #: A run without an append for this long is watched through the store for a cancel written by
 #: another manager or process (a busy run learns of it from its next append).
 _QUIET_S = 0.5

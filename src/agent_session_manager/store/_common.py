@@ -137,6 +137,10 @@ def run_state_changed(run_id: str, expected: RunStatus, found: str | None) -> Co
     )
 
 
+#: The stored statuses of a run that has ended (its log is closed).
+ENDED_RUN_STATUSES: tuple[str, ...] = tuple(str(s) for s in RunStatus if s.is_terminal)
+
+
 def run_ended(run_id: str, status: str) -> ConcurrencyError:
     """What an append raises for an event of a run that already ended."""
     return ConcurrencyError(

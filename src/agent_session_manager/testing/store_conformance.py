@@ -28,7 +28,12 @@ from agent_session_manager.core.errors import (
     SessionNotFound,
     ValidationError,
 )
-from agent_session_manager.core.events import Event, EventType
+from agent_session_manager.core.events import (
+    TERMINAL_EVENT_OF,
+    TERMINAL_RUN_EVENTS,
+    Event,
+    EventType,
+)
 from agent_session_manager.core.lifecycle import RunStatus, SessionStatus
 from agent_session_manager.core.models import Run, Session
 from agent_session_manager.store.protocol import ReportsStorage, SessionStore
@@ -502,17 +507,11 @@ class SessionStoreConformance:
     # -- run integrity: guarded writes, closed logs --------------------------------------------
     @staticmethod
     def terminal(run: Run, status: RunStatus) -> Event:
-        kind = {
-            RunStatus.COMPLETED: EventType.RUN_COMPLETED,
-            RunStatus.CANCELLED: EventType.RUN_CANCELLED,
-            RunStatus.FAILED: EventType.RUN_FAILED,
-            RunStatus.TIMED_OUT: EventType.RUN_TIMED_OUT,
-        }[status]
-        return Event(type=kind, session_id=run.session_id, run_id=run.id)
+        return Event(type=TERMINAL_EVENT_OF[status], session_id=run.session_id, run_id=run.id)
 
     async def terminal_events(self, store: SessionStore, run: Run) -> list[Event]:
         events = await store.get_events(run.session_id, run_id=run.id)
-        return [e for e in events if e.type in _TERMINAL_TYPES]
+        return [e for e in events if e.type in TERMINAL_RUN_EVENTS]
 
     async def test_guarded_flush_writes_only_from_the_expected_status(
         self, store: SessionStore
@@ -1285,17 +1284,6 @@ async def _line(process: asyncio.subprocess.Process) -> str:
         err = await asyncio.wait_for(process.stderr.read(), HANG_GUARD_S)
         raise AssertionError(f"the process ended early: {err.decode()[-2000:]}")
     return line.decode().strip()
-
-
-_TERMINAL_TYPES = frozenset(
-    str(t)
-    for t in (
-        EventType.RUN_COMPLETED,
-        EventType.RUN_FAILED,
-        EventType.RUN_CANCELLED,
-        EventType.RUN_TIMED_OUT,
-    )
-)
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:

@@ -17,7 +17,11 @@ import asyncpg
 from agent_session_manager.core.errors import ConcurrencyError, StorageError, ValidationError
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus
-from agent_session_manager.store._common import run_ended, run_state_changed
+from agent_session_manager.store._common import (
+    ENDED_RUN_STATUSES,
+    run_ended,
+    run_state_changed,
+)
 from agent_session_manager.store.sql.codec import (
     EVENT_COLUMNS,
     EVENTS_JOIN,
@@ -140,7 +144,6 @@ _ENDED_RUN: Final = (
     "SELECT id, status FROM asm_runs WHERE id = ANY($1::text[]) AND status = ANY($2::text[])"
     " LIMIT 1"
 )
-_ENDED_STATUSES: Final = [str(status) for status in RunStatus if status.is_terminal]
 _SESSION_EXISTS: Final = "SELECT 1 FROM asm_sessions WHERE id = $1"
 _SESSION_KEY: Final = "(SELECT session_key FROM asm_session_sequences WHERE session_id = $1)"
 # The runs' events go with them, found within each run's session key range (there is no run
@@ -343,7 +346,7 @@ async def _check_runs_open(conn: asyncpg.Connection, run_ids: set[str | None]) -
     """Refuse events of runs that have ended (one query a batch, none without run ids)."""
     ids = [run_id for run_id in run_ids if run_id is not None]
     if ids:
-        ended = await conn.fetchrow(_ENDED_RUN, ids, _ENDED_STATUSES)
+        ended = await conn.fetchrow(_ENDED_RUN, ids, ENDED_RUN_STATUSES)
         if ended is not None:
             raise run_ended(ended[0], ended[1])
 

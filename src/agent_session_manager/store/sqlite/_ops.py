@@ -17,7 +17,11 @@ import orjson
 from agent_session_manager.core.errors import StorageError, ValidationError
 from agent_session_manager.core.events import Event
 from agent_session_manager.core.lifecycle import RunStatus
-from agent_session_manager.store._common import run_ended, run_state_changed
+from agent_session_manager.store._common import (
+    ENDED_RUN_STATUSES,
+    run_ended,
+    run_state_changed,
+)
 from agent_session_manager.store._idcodec import EVENT_ID_PREFIX, RUN_ID_PREFIX, encode_id
 from agent_session_manager.store.sql.codec import (
     EVENT_COLUMNS,
@@ -97,7 +101,7 @@ _UPSERT_RUN: Final = (
 
 # The compare-and-set of a guarded flush (parameters: status, record, id, expected status).
 _MOVE_RUN: Final = "UPDATE asm_runs SET status = ?, record = ? WHERE id = ? AND status = ?"
-_ENDED: Final = "(" + ", ".join(f"'{s}'" for s in RunStatus if s.is_terminal) + ")"
+_ENDED: Final = "(" + ", ".join(f"'{s}'" for s in ENDED_RUN_STATUSES) + ")"
 _ENDED_RUN: Final = f"SELECT id, status FROM asm_runs WHERE id = ? AND status IN {_ENDED}"
 
 _EventRow = EventRow
